@@ -1,0 +1,1 @@
+# The SQLite store and the hash-chained audit log.
