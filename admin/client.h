@@ -1,0 +1,30 @@
+/* trellis-admin's connection to the master's admin socket. */
+#ifndef TRELLIS_ADMIN_CLIENT_H
+#define TRELLIS_ADMIN_CLIENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+/* Exit codes of every trellis-admin command. */
+enum admin_exit {
+	ADMIN_EXIT_OK = 0,
+	ADMIN_EXIT_FAILED = 1, /* the request failed or was denied */
+	ADMIN_EXIT_USAGE = 2,
+};
+
+struct admin_options {
+	const char *socket_path;
+	bool json;
+	int timeout_ms;
+};
+
+/* Sends COMMAND with ARGS (may be NULL) and stores the reply's result in
+ * *RESULT. On failure prints the reason to stderr and returns
+ * ADMIN_EXIT_FAILED. */
+int admin_request(const struct admin_options *opts, const char *command,
+		  json_t *args, json_t **result);
+
+/* Prints VALUE as indented JSON followed by a newline. */
+void admin_print_json(json_t *value);
+
+#endif

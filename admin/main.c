@@ -1,0 +1,262 @@
+/* trellis-admin: the stewards' command line. Every command but
+ * `policy check` is a request to trellisd over its admin socket. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "admin/client.h"
+#include "admin/cmd_policy.h"
+
+#define DEFAULT_SOCKET	   "/run/trellis/admin.sock"
+#define DEFAULT_TIMEOUT_MS 30000
+
+struct command {
+	const char *group; /* first word */
+	const char *verb;  /* second word, or NULL */
+	const char *args_usage;
+	const char *summary;
+	int (*run)(const struct admin_options *opts, int argc, char **argv);
+};
+
+static void format_duration(int64_t ms, char *out, size_t size)
+{
+	int64_t s = ms / 1000;
+	if (s >= 86400)
+		snprintf(out, size, "%lldd %02lldh%02lldm",
+			 (long long)(s / 86400), (long long)(s % 86400 / 3600),
+			 (long long)(s % 3600 / 60));
+	else
+		snprintf(out, size, "%02lldh%02lldm%02llds",
+			 (long long)(s / 3600), (long long)(s % 3600 / 60),
+			 (long long)(s % 60));
+}
+
+static int run_status(const struct admin_options *opts, int argc, char **argv)
+{
+	json_t *r = NULL;
+	char uptime[64];
+
+	if (argc != 0) {
+		fprintf(stderr, "trellis-admin status: takes no arguments\n");
+		return ADMIN_EXIT_USAGE;
+	}
+	int rc = admin_request(opts, "status", NULL, &r);
+	if (rc != ADMIN_EXIT_OK)
+		return rc;
+	if (opts->json) {
+		admin_print_json(r);
+		json_decref(r);
+		return ADMIN_EXIT_OK;
+	}
+
+	format_duration(json_integer_value(json_object_get(r, "uptime_ms")),
+			uptime, sizeof(uptime));
+	json_t *db = json_object_get(r, "database");
+	printf("trellisd %s, pid %lld, up %s\n",
+	       json_string_value(json_object_get(r, "version")),
+	       (long long)json_integer_value(json_object_get(r, "pid")),
+	       uptime);
+	printf("database   %s (schema %lld)\n",
+	       json_string_value(json_object_get(db, "path")),
+	       (long long)json_integer_value(
+		   json_object_get(db, "schema_version")));
+	printf("audit log  %lld records\n",
+	       (long long)json_integer_value(
+		   json_object_get(json_object_get(r, "audit"), "records")));
+	printf("TLS        sha256 %s\n\n",
+	       json_string_value(json_object_get(r, "tls_fingerprint_sha256")));
+
+	printf("%-10s %-11s %8s %9s %12s\n", "WORKER", "STATE", "PID",
+	       "RESTARTS", "UPTIME");
+	size_t i;
+	json_t *w;
+	json_array_foreach(json_object_get(r, "workers"), i, w)
+	{
+		format_duration(
+		    json_integer_value(json_object_get(w, "uptime_ms")), uptime,
+		    sizeof(uptime));
+		printf("%-10s %-11s %8lld %9lld %12s\n",
+		       json_string_value(json_object_get(w, "name")),
+		       json_string_value(json_object_get(w, "state")),
+		       (long long)json_integer_value(json_object_get(w, "pid")),
+		       (long long)json_integer_value(
+			   json_object_get(w, "restarts")),
+		       uptime);
+	}
+	json_decref(r);
+	return ADMIN_EXIT_OK;
+}
+
+static int run_audit_verify(const struct admin_options *opts, int argc,
+			    char **argv)
+{
+	json_t *r = NULL;
+
+	if (argc != 0) {
+		fprintf(stderr,
+			"trellis-admin audit verify: takes no arguments\n");
+		return ADMIN_EXIT_USAGE;
+	}
+	int rc = admin_request(opts, "audit.verify", NULL, &r);
+	if (rc != ADMIN_EXIT_OK)
+		return rc;
+
+	bool intact =
+	    json_integer_value(json_object_get(r, "first_bad_seq")) == 0 &&
+	    json_is_true(json_object_get(r, "checkpoints_ok"));
+	if (opts->json) {
+		admin_print_json(r);
+	} else if (intact) {
+		printf("audit log intact: %lld records, %lld signed "
+		       "checkpoints verified\n",
+		       (long long)json_integer_value(
+			   json_object_get(r, "records")),
+		       (long long)json_integer_value(
+			   json_object_get(r, "checkpoints")));
+	} else {
+		const char *problem =
+		    json_string_value(json_object_get(r, "problem"));
+		const char *detail =
+		    json_string_value(json_object_get(r, "detail"));
+		printf("audit log NOT intact: %s at record %lld: %s\n",
+		       problem ? problem : "checkpoint",
+		       (long long)json_integer_value(
+			   json_object_get(r, "first_bad_seq")),
+		       detail ? detail : "");
+		if (!json_is_true(json_object_get(r, "checkpoints_ok")))
+			printf("checkpoint at record %lld does not verify\n",
+			       (long long)json_integer_value(
+				   json_object_get(r, "bad_checkpoint_seq")));
+	}
+	json_decref(r);
+	return intact ? ADMIN_EXIT_OK : ADMIN_EXIT_FAILED;
+}
+
+static int run_policy_check(const struct admin_options *opts, int argc,
+			    char **argv)
+{
+	if (argc != 1) {
+		fprintf(stderr, "Usage: trellis-admin policy check FILE\n");
+		return ADMIN_EXIT_USAGE;
+	}
+	return admin_policy_check(argv[0], opts->json);
+}
+
+static const struct command commands[] = {
+    {"status", NULL, "", "show the version, uptime and workers of trellisd",
+     run_status},
+    {"audit", "verify", "",
+     "check the audit log's hash chain and signed checkpoints",
+     run_audit_verify},
+    {"policy", "check", "FILE",
+     "validate a policy file without a running trellisd", run_policy_check},
+};
+
+#define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *out)
+{
+	fprintf(out, "Usage: trellis-admin [OPTION]... COMMAND [ARG]...\n"
+		     "Manage a running Trellis master.\n\nCommands:\n");
+	for (size_t i = 0; i < COMMAND_COUNT; i++) {
+		char words[64];
+		snprintf(words, sizeof(words), "%s%s%s %s", commands[i].group,
+			 commands[i].verb ? " " : "",
+			 commands[i].verb ? commands[i].verb : "",
+			 commands[i].args_usage);
+		fprintf(out, "  %-24s %s\n", words, commands[i].summary);
+	}
+	fprintf(out,
+		"\nOptions:\n"
+		"  -s, --socket PATH   admin socket of trellisd (default %s,\n"
+		"                      or $TRELLIS_ADMIN_SOCKET)\n"
+		"  -j, --json          print machine-readable JSON\n"
+		"  -t, --timeout SECS  seconds to wait for trellisd (default "
+		"%d)\n"
+		"  -h, --help          show this help and exit\n\n"
+		"Exit status: 0 done, 1 failed or denied, 2 usage error.\n",
+		DEFAULT_SOCKET, DEFAULT_TIMEOUT_MS / 1000);
+}
+
+static const struct command *find_command(int argc, char **argv, int *consumed)
+{
+	for (size_t i = 0; i < COMMAND_COUNT; i++) {
+		const struct command *c = &commands[i];
+		if (argc < 1 || strcmp(argv[0], c->group) != 0)
+			continue;
+		if (c->verb == NULL) {
+			*consumed = 1;
+			return c;
+		}
+		if (argc >= 2 && strcmp(argv[1], c->verb) == 0) {
+			*consumed = 2;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+	    {"socket", required_argument, NULL, 's'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct admin_options opts = {
+	    .socket_path = getenv("TRELLIS_ADMIN_SOCKET"),
+	    .timeout_ms = DEFAULT_TIMEOUT_MS,
+	};
+	int opt;
+
+	if (opts.socket_path == NULL || opts.socket_path[0] == '\0')
+		opts.socket_path = DEFAULT_SOCKET;
+
+	/* Options may come before or after the command words. */
+	while ((opt = getopt_long(argc, argv, "s:jt:h", options, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			opts.socket_path = optarg;
+			break;
+		case 'j':
+			opts.json = true;
+			break;
+		case 't': {
+			char *end;
+			long seconds = strtol(optarg, &end, 10);
+			if (*end != '\0' || seconds < 1 || seconds > 3600) {
+				fprintf(stderr,
+					"trellis-admin: --timeout %s: expected "
+					"whole seconds from 1 to 3600\n",
+					optarg);
+				return ADMIN_EXIT_USAGE;
+			}
+			opts.timeout_ms = (int)seconds * 1000;
+			break;
+		}
+		case 'h':
+			usage(stdout);
+			return ADMIN_EXIT_OK;
+		default:
+			usage(stderr);
+			return ADMIN_EXIT_USAGE;
+		}
+	}
+
+	int consumed = 0;
+	const struct command *cmd =
+	    find_command(argc - optind, argv + optind, &consumed);
+	if (cmd == NULL) {
+		if (optind < argc)
+			fprintf(stderr, "trellis-admin: unknown command: %s\n",
+				argv[optind]);
+		usage(stderr);
+		return ADMIN_EXIT_USAGE;
+	}
+	return cmd->run(&opts, argc - optind - consumed,
+			argv + optind + consumed);
+}

@@ -1,0 +1,56 @@
+/* The requests trellis-admin may send, one handler each. */
+#include <stdio.h>
+#include <unistd.h>
+
+#include "broker/admin_server.h"
+#include "broker/master.h"
+#include "lib/log.h"
+
+static int cmd_status(struct master *m, const struct admin_caller *caller,
+		      json_t *args, json_t **result, char *error,
+		      size_t error_size)
+{
+	int64_t uptime_ms = time_monotonic_ms() - m->started_monotonic_ms;
+
+	*result = json_pack(
+	    "{s:s, s:i, s:I, s:I, s:o, s:{s:s, s:i}, s:{s:I}, s:s}", "version",
+	    TRELLIS_VERSION, "pid", (int)getpid(), "started_ms",
+	    (json_int_t)m->started_wall_ms, "uptime_ms", (json_int_t)uptime_ms,
+	    "workers", workers_status_json(m->workers), "database", "path",
+	    store_path(m->store), "schema_version",
+	    store_schema_version(m->store), "audit", "records",
+	    (json_int_t)audit_length(m->audit), "tls_fingerprint_sha256",
+	    m->tls_fingerprint);
+	if (*result == NULL) {
+		snprintf(error, error_size, "building the status failed");
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_audit_verify(struct master *m, const struct admin_caller *caller,
+			    json_t *args, json_t **result, char *error,
+			    size_t error_size)
+{
+	struct audit_verify_result r;
+
+	/* Checkpoints signed so far cover every record but the newest, so
+	 * sign one now: verification then covers the whole log. */
+	audit_checkpoint(m->audit);
+	if (audit_verify(m->store, m->config->audit_signing_key, &r) < 0) {
+		snprintf(error, error_size,
+			 "audit verification could not run: see the trellisd "
+			 "log for the database or key error");
+		return -1;
+	}
+	*result = audit_verify_result_json(&r);
+	return 0;
+}
+
+const struct admin_command admin_commands[] = {
+    {"status", cmd_status, false},
+    {"audit.verify", cmd_audit_verify, false},
+};
+
+const size_t admin_command_count =
+    sizeof(admin_commands) / sizeof(admin_commands[0]);

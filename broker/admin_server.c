@@ -1,0 +1,336 @@
+#include "broker/admin_server.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "broker/master.h"
+#include "lib/cleanup.h"
+#include "lib/ipc.h"
+#include "lib/log.h"
+
+struct admin_client {
+	struct admin_server *server;
+	struct ipc_channel *channel;
+	struct admin_caller caller;
+	bool authorized;
+	uint64_t idle_timer;
+};
+
+struct admin_server {
+	struct master *master;
+	int listen_fd;
+	char *path;
+	gid_t admin_gid;
+	bool have_admin_group;
+	struct admin_client *clients[ADMIN_MAX_CLIENTS];
+};
+
+static void client_close(struct admin_client *c)
+{
+	struct admin_server *server = c->server;
+	struct event_loop *loop = server->master->loop;
+
+	for (size_t i = 0; i < ADMIN_MAX_CLIENTS; i++)
+		if (server->clients[i] == c)
+			server->clients[i] = NULL;
+	if (c->idle_timer)
+		event_cancel_timer(loop, c->idle_timer);
+	event_remove_fd(loop, ipc_channel_fd(c->channel));
+	ipc_channel_free(c->channel);
+	free(c);
+}
+
+static void client_idle(struct event_loop *loop, void *arg)
+{
+	struct admin_client *c = arg;
+
+	c->idle_timer = 0;
+	log_info("admin_client_idle", "caller=%s pid=%d", c->caller.name,
+		 (int)c->caller.pid);
+	client_close(c);
+}
+
+static const struct admin_command *find_command(const char *name)
+{
+	for (size_t i = 0; i < admin_command_count; i++)
+		if (strcmp(admin_commands[i].name, name) == 0)
+			return &admin_commands[i];
+	return NULL;
+}
+
+static void reply(struct admin_client *c, uint32_t request_id, json_t *body)
+{
+	ipc_send(c->channel, IPC_ADMIN_REPLY, request_id, body, NULL, 0);
+	json_decref(body);
+}
+
+static void reply_error(struct admin_client *c, uint32_t request_id,
+			const char *message)
+{
+	reply(c, request_id,
+	      json_pack("{s:b, s:s}", "ok", 0, "error", message));
+}
+
+static void handle_request(struct admin_client *c, struct ipc_msg *msg)
+{
+	struct master *m = c->server->master;
+	const char *name = NULL;
+	json_t *args = NULL;
+	json_t *result = NULL;
+	char error[512] = "";
+
+	if (msg->type != IPC_ADMIN_REQUEST) {
+		reply_error(c, msg->request_id, "expected an admin request");
+		return;
+	}
+	if (json_unpack(msg->body, "{s:s, s?o}", "command", &name, "args",
+			&args) < 0 ||
+	    (args && !json_is_object(args))) {
+		reply_error(c, msg->request_id,
+			    "invalid request: expected {\"command\": NAME, "
+			    "\"args\": {...}}");
+		return;
+	}
+
+	const struct admin_command *cmd = find_command(name);
+	if (!c->authorized) {
+		json_t *details =
+		    json_pack("{s:s, s:i, s:i}", "command", name, "uid",
+			      (int)c->caller.uid, "pid", (int)c->caller.pid);
+		audit_append(m->audit, c->caller.actor, "admin.denied", name,
+			     "denied", details);
+		json_decref(details);
+		log_warn("admin_request_denied", "caller=%s uid=%d command=%s",
+			 c->caller.name, (int)c->caller.uid, name);
+		reply_error(c, msg->request_id,
+			    "permission denied: trellis-admin needs root or "
+			    "membership of the admin group");
+		return;
+	}
+	if (cmd == NULL) {
+		snprintf(error, sizeof(error),
+			 "unknown command %s (see trellis-admin --help)", name);
+		reply_error(c, msg->request_id, error);
+		return;
+	}
+
+	json_t *empty = json_object();
+	int rc = cmd->handler(m, &c->caller, args ? args : empty, &result,
+			      error, sizeof(error));
+	json_decref(empty);
+
+	json_t *details =
+	    json_pack("{s:s, s:i}", "command", name, "pid", (int)c->caller.pid);
+	if (rc < 0)
+		json_object_set_new(details, "error", json_string(error));
+	audit_append(m->audit, c->caller.actor,
+		     cmd->changes_state ? "admin.change" : "admin.read", name,
+		     rc < 0 ? "failure" : "success", details);
+	json_decref(details);
+	log_info("admin_request", "caller=%s command=%s outcome=%s",
+		 c->caller.name, name, rc < 0 ? "failure" : "success");
+
+	if (rc < 0) {
+		json_decref(result);
+		reply_error(c, msg->request_id, error[0] ? error : "failed");
+		return;
+	}
+	reply(c, msg->request_id,
+	      json_pack("{s:b, s:o}", "ok", 1, "result",
+			result ? result : json_object()));
+}
+
+static void on_client(struct event_loop *loop, int fd, short revents, void *arg)
+{
+	struct admin_client *c = arg;
+	struct ipc_msg msg;
+	int status;
+
+	if (c->idle_timer)
+		event_cancel_timer(loop, c->idle_timer);
+	c->idle_timer =
+	    event_add_timer(loop, ADMIN_CLIENT_IDLE_MS, client_idle, c);
+
+	while ((status = ipc_receive(c->channel, &msg)) == IPC_STATUS_MESSAGE) {
+		handle_request(c, &msg);
+		ipc_msg_clear(&msg);
+	}
+	if (status == IPC_STATUS_CLOSED || status == IPC_STATUS_BROKEN ||
+	    ipc_flush(c->channel) < 0) {
+		client_close(c);
+		return;
+	}
+	event_set_events(loop, fd,
+			 ipc_has_pending_output(c->channel) ? POLLIN | POLLOUT
+							    : POLLIN);
+}
+
+/* Decides whether the peer may use the admin socket: root, or a member of
+ * the admin group by primary or supplementary group. */
+static bool caller_authorized(struct admin_server *server, int fd,
+			      const struct ucred *cred)
+{
+	gid_t groups[256];
+	socklen_t len = sizeof(groups);
+
+	if (cred->uid == 0)
+		return true;
+	if (!server->have_admin_group)
+		return false;
+	if (cred->gid == server->admin_gid)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return false;
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == server->admin_gid)
+			return true;
+	return false;
+}
+
+static void on_accept(struct event_loop *loop, int fd, short revents, void *arg)
+{
+	struct admin_server *server = arg;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	size_t slot;
+
+	int client_fd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (client_fd < 0)
+		return;
+	for (slot = 0; slot < ADMIN_MAX_CLIENTS; slot++)
+		if (server->clients[slot] == NULL)
+			break;
+	if (slot == ADMIN_MAX_CLIENTS) {
+		log_warn("admin_client_rejected", "reason=%s max=%d",
+			 "too many connections", ADMIN_MAX_CLIENTS);
+		close(client_fd);
+		return;
+	}
+	if (getsockopt(client_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		log_error("admin_client_rejected", "reason=%s error=%s",
+			  "SO_PEERCRED failed", strerror(errno));
+		close(client_fd);
+		return;
+	}
+
+	struct admin_client *c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		close(client_fd);
+		return;
+	}
+	c->server = server;
+	c->caller.uid = cred.uid;
+	c->caller.gid = cred.gid;
+	c->caller.pid = cred.pid;
+	struct passwd *pw = getpwuid(cred.uid);
+	if (pw)
+		snprintf(c->caller.name, sizeof(c->caller.name), "%s",
+			 pw->pw_name);
+	else
+		snprintf(c->caller.name, sizeof(c->caller.name), "uid:%u",
+			 (unsigned)cred.uid);
+	snprintf(c->caller.actor, sizeof(c->caller.actor), "local:%s",
+		 c->caller.name);
+	c->authorized = caller_authorized(server, client_fd, &cred);
+	c->channel = ipc_channel_new(client_fd, "admin");
+	if (c->channel == NULL) {
+		close(client_fd);
+		free(c);
+		return;
+	}
+	server->clients[slot] = c;
+	event_add_fd(loop, client_fd, POLLIN, on_client, c);
+	c->idle_timer =
+	    event_add_timer(loop, ADMIN_CLIENT_IDLE_MS, client_idle, c);
+	log_debug("admin_client_connected", "caller=%s uid=%d pid=%d",
+		  c->caller.name, (int)cred.uid, (int)cred.pid);
+}
+
+struct admin_server *admin_server_start(struct master *m)
+{
+	const struct trellis_config *config = m->config;
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	struct admin_server *server = NULL;
+	autoclose int fd = -1;
+
+	if (strlen(config->admin_socket) >= sizeof(addr.sun_path)) {
+		log_error("admin_socket_failed", "path=%s error=%s",
+			  config->admin_socket, "path too long");
+		return NULL;
+	}
+	strcpy(addr.sun_path, config->admin_socket);
+
+	server = calloc(1, sizeof(*server));
+	if (server == NULL)
+		return NULL;
+	server->master = m;
+	server->listen_fd = -1;
+	struct group *gr = getgrnam(config->admin_group);
+	if (gr) {
+		server->admin_gid = gr->gr_gid;
+		server->have_admin_group = true;
+	} else {
+		log_warn("admin_group_missing", "group=%s effect=%s",
+			 config->admin_group,
+			 "only root may use trellis-admin");
+	}
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		goto fail;
+	/* A socket file left by a previous run is stale: trellisd holds a
+	 * lock on its state directory, so no other master owns it. */
+	struct stat st;
+	if (lstat(addr.sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(addr.sun_path);
+	mode_t old_umask = umask(0177);
+	int rc = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
+	umask(old_umask);
+	if (rc < 0)
+		goto fail;
+	if (server->have_admin_group) {
+		if (chown(addr.sun_path, 0, server->admin_gid) < 0 ||
+		    chmod(addr.sun_path, 0660) < 0)
+			goto fail;
+	}
+	if (listen(fd, 16) < 0)
+		goto fail;
+
+	server->path = strdup(addr.sun_path);
+	server->listen_fd = steal_fd(&fd);
+	event_add_fd(m->loop, server->listen_fd, POLLIN, on_accept, server);
+	log_info("admin_socket_listening", "path=%s group=%s", server->path,
+		 config->admin_group);
+	return server;
+
+fail:
+	log_error("admin_socket_failed", "path=%s error=%s", addr.sun_path,
+		  strerror(errno));
+	free(server);
+	return NULL;
+}
+
+void admin_server_stop(struct admin_server *server)
+{
+	if (server == NULL)
+		return;
+	for (size_t i = 0; i < ADMIN_MAX_CLIENTS; i++)
+		if (server->clients[i])
+			client_close(server->clients[i]);
+	if (server->listen_fd >= 0) {
+		event_remove_fd(server->master->loop, server->listen_fd);
+		close(server->listen_fd);
+		unlink(server->path);
+	}
+	free(server->path);
+	free(server);
+}

@@ -1,0 +1,41 @@
+/* The master process, trellisd: the state every part of it shares. */
+#ifndef TRELLIS_BROKER_MASTER_H
+#define TRELLIS_BROKER_MASTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "broker/audit.h"
+#include "broker/config.h"
+#include "broker/store.h"
+#include "broker/workers.h"
+#include "lib/event.h"
+
+struct admin_server;
+
+struct master {
+	struct trellis_config *config;
+	struct store *store;
+	struct audit_log *audit;
+	struct event_loop *loop;
+	struct worker_set *workers;
+	struct admin_server *admin;
+
+	int listen_fds[CONFIG_MAX_LISTEN];
+	size_t listen_count;
+	char *tls_certificate_path;
+	char *tls_key_path;
+	char tls_fingerprint[96];
+
+	int64_t started_wall_ms;
+	int64_t started_monotonic_ms;
+	bool stopping;
+};
+
+/* Appends an audit record for an act of the master itself (actor
+ * "trellisd"). Logs, and returns -1, when the record cannot be written. */
+int master_audit(struct master *m, const char *action, const char *object,
+		 const char *outcome, json_t *details);
+
+#endif
