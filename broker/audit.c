@@ -1,0 +1,504 @@
+/* Appending audit records and signing checkpoints. The formats are defined
+ * in broker/audit.h. */
+#include "broker/audit_private.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/pem.h>
+
+#include "lib/buf.h"
+#include "lib/cleanup.h"
+#include "lib/log.h"
+
+DEFINE_AUTO_CLEANUP(json, json_t, json_decref)
+
+/* prev_hash, version, seq, time_ms, four text fields and the details, each
+ * text with its u32 length. */
+#define AUDIT_CANONICAL_MAX                                                    \
+	(AUDIT_HASH_LEN + 1 + 8 + 8 + 4 * (4 + AUDIT_FIELD_MAX) + 4 +          \
+	 AUDIT_DETAILS_MAX)
+
+struct audit_log {
+	struct store *store;
+	EVP_PKEY *key;
+	uint8_t key_id[AUDIT_HASH_LEN];
+	char key_id_hex[2 * AUDIT_HASH_LEN + 1];
+	uint32_t checkpoint_records;
+	uint32_t checkpoint_interval_s;
+	int64_t last_checkpoint_monotonic_ms;
+};
+
+/* The newest record, or seq 0 and a zero hash for an empty log. */
+struct audit_tail {
+	int64_t seq;
+	uint8_t hash[AUDIT_HASH_LEN];
+};
+
+static int64_t audit_clock_ms(clockid_t clock)
+{
+	struct timespec ts;
+	clock_gettime(clock, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void audit_hex(const uint8_t *bytes, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[bytes[i] >> 4];
+		out[2 * i + 1] = digits[bytes[i] & 0xf];
+	}
+	out[2 * len] = '\0';
+}
+
+int audit_record_hash(const uint8_t prev_hash[AUDIT_HASH_LEN],
+		      const struct audit_record_fields *r,
+		      uint8_t hash[AUDIT_HASH_LEN])
+{
+	struct buf_writer w;
+	buf_writer_init(&w, AUDIT_CANONICAL_MAX);
+	buf_put_bytes(&w, prev_hash, AUDIT_HASH_LEN);
+	buf_put_u8(&w, AUDIT_FORMAT_VERSION);
+	buf_put_u64be(&w, (uint64_t)r->seq);
+	buf_put_u64be(&w, (uint64_t)r->time_ms);
+	buf_put_string32be(&w, r->actor, r->actor_len);
+	buf_put_string32be(&w, r->action, r->action_len);
+	buf_put_string32be(&w, r->object, r->object_len);
+	buf_put_string32be(&w, r->outcome, r->outcome_len);
+	buf_put_string32be(&w, r->details, r->details_len);
+
+	int rc = -1;
+	if (w.error == BUF_OK &&
+	    EVP_Digest(w.data, w.len, hash, NULL, EVP_sha256(), NULL) == 1)
+		rc = 0;
+	buf_writer_free(&w);
+	return rc;
+}
+
+int audit_checkpoint_message(int64_t seq, const uint8_t hash[AUDIT_HASH_LEN],
+			     int64_t time_ms, uint8_t **out, size_t *out_len)
+{
+	struct buf_writer w;
+	buf_writer_init(&w, 256);
+	buf_put_u8(&w, AUDIT_FORMAT_VERSION);
+	buf_put_string8(&w, AUDIT_CHECKPOINT_CONTEXT,
+			strlen(AUDIT_CHECKPOINT_CONTEXT));
+	buf_put_u64be(&w, (uint64_t)seq);
+	buf_put_bytes(&w, hash, AUDIT_HASH_LEN);
+	buf_put_u64be(&w, (uint64_t)time_ms);
+
+	if (w.error != BUF_OK) {
+		buf_writer_free(&w);
+		return -1;
+	}
+	*out = buf_writer_steal(&w, out_len);
+	return 0;
+}
+
+/* Reads the newest record inside the caller's transaction. */
+static int audit_read_tail(struct store *s, struct audit_tail *tail)
+{
+	memset(tail, 0, sizeof(*tail));
+
+	sqlite3_stmt *stmt = store_prepare(
+	    s, "SELECT seq, hash FROM audit_records ORDER BY seq DESC "
+	       "LIMIT 1");
+	if (!stmt)
+		return -1;
+
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		tail->seq = sqlite3_column_int64(stmt, 0);
+		const void *hash = sqlite3_column_blob(stmt, 1);
+		if (!hash || sqlite3_column_bytes(stmt, 1) != AUDIT_HASH_LEN) {
+			log_error("audit_failed",
+				  "database=%s seq=%lld error=%s hint=%s",
+				  store_path(s), (long long)tail->seq,
+				  "newest record has a malformed hash",
+				  "run trellis-admin audit verify");
+			sqlite3_reset(stmt);
+			return -1;
+		}
+		memcpy(tail->hash, hash, AUDIT_HASH_LEN);
+	} else if (rc != SQLITE_DONE) {
+		store_log_step_error(s, stmt);
+	}
+	sqlite3_reset(stmt);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Returns the seq of the newest checkpoint, 0 when there is none. */
+static int64_t audit_last_checkpoint_seq(struct store *s)
+{
+	sqlite3_stmt *stmt = store_prepare(
+	    s, "SELECT COALESCE(MAX(seq), 0) FROM audit_checkpoints");
+	if (!stmt)
+		return -1;
+
+	int64_t seq = -1;
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		seq = sqlite3_column_int64(stmt, 0);
+	else
+		store_log_step_error(s, stmt);
+	sqlite3_reset(stmt);
+	return seq;
+}
+
+/* Checks an append's text fields: present and at most AUDIT_FIELD_MAX. */
+static bool audit_field_valid(const char *name, const char *value)
+{
+	if (!value) {
+		log_error("audit_append_rejected", "field=%s error=%s", name,
+			  "missing");
+		return false;
+	}
+	if (strnlen(value, AUDIT_FIELD_MAX + 1) > AUDIT_FIELD_MAX) {
+		log_error("audit_append_rejected",
+			  "field=%s max_bytes=%d "
+			  "error=%s",
+			  name, AUDIT_FIELD_MAX, "too long");
+		return false;
+	}
+	return true;
+}
+
+/* Encodes DETAILS (NULL for none) to its stored, hashed form. */
+static char *audit_details_text(json_t *details)
+{
+	if (details && !json_is_object(details)) {
+		log_error("audit_append_rejected", "field=%s error=%s",
+			  "details", "not a JSON object");
+		return NULL;
+	}
+
+	autoptr(json) json_t *empty = details ? NULL : json_object();
+	char *text = json_dumps(details ? details : empty,
+				JSON_COMPACT | JSON_SORT_KEYS);
+	if (!text) {
+		log_error("audit_append_rejected", "field=%s error=%s",
+			  "details", "JSON encoding failed");
+		return NULL;
+	}
+	if (strlen(text) > AUDIT_DETAILS_MAX) {
+		log_error("audit_append_rejected",
+			  "field=%s max_bytes=%d error=%s", "details",
+			  AUDIT_DETAILS_MAX, "too long");
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* Inserts record R after TAIL, inside the caller's transaction. */
+static int audit_insert(struct store *s, const struct audit_tail *tail,
+			const struct audit_record_fields *r)
+{
+	uint8_t hash[AUDIT_HASH_LEN];
+	if (audit_record_hash(tail->hash, r, hash) < 0) {
+		log_error("audit_failed", "database=%s seq=%lld error=%s",
+			  store_path(s), (long long)r->seq,
+			  "cannot compute record hash");
+		return -1;
+	}
+
+	sqlite3_stmt *stmt = store_prepare(
+	    s, "INSERT INTO audit_records (seq, time_ms, actor, action, "
+	       "object, outcome, details, prev_hash, hash) "
+	       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+	if (!stmt)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, r->seq);
+	sqlite3_bind_int64(stmt, 2, r->time_ms);
+	sqlite3_bind_text(stmt, 3, r->actor, (int)r->actor_len, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 4, r->action, (int)r->action_len,
+			  SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 5, r->object, (int)r->object_len,
+			  SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 6, r->outcome, (int)r->outcome_len,
+			  SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 7, r->details, (int)r->details_len,
+			  SQLITE_STATIC);
+	sqlite3_bind_blob(stmt, 8, tail->hash, AUDIT_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(stmt, 9, hash, AUDIT_HASH_LEN, SQLITE_STATIC);
+
+	int rc = sqlite3_step(stmt);
+	if (rc != SQLITE_DONE)
+		store_log_step_error(s, stmt);
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Writes a checkpoint when CHECKPOINT_RECORDS records are unsigned. */
+static int audit_checkpoint_if_full(struct audit_log *a, int64_t last_seq)
+{
+	if (a->checkpoint_records == 0)
+		return 0;
+
+	int64_t checkpoint_seq = audit_last_checkpoint_seq(a->store);
+	if (checkpoint_seq < 0)
+		return -1;
+	if (last_seq - checkpoint_seq < (int64_t)a->checkpoint_records)
+		return 0;
+	return audit_checkpoint(a);
+}
+
+int64_t audit_append(struct audit_log *a, const char *actor, const char *action,
+		     const char *object, const char *outcome, json_t *details)
+{
+	if (!audit_field_valid("actor", actor) ||
+	    !audit_field_valid("action", action) ||
+	    !audit_field_valid("object", object) ||
+	    !audit_field_valid("outcome", outcome))
+		return -1;
+	autofree char *details_text = audit_details_text(details);
+	if (!details_text)
+		return -1;
+
+	struct audit_record_fields r = {
+	    .time_ms = audit_clock_ms(CLOCK_REALTIME),
+	    .actor = actor,
+	    .actor_len = strlen(actor),
+	    .action = action,
+	    .action_len = strlen(action),
+	    .object = object,
+	    .object_len = strlen(object),
+	    .outcome = outcome,
+	    .outcome_len = strlen(outcome),
+	    .details = details_text,
+	    .details_len = strlen(details_text),
+	};
+	bool joined = store_transaction_depth(a->store) > 0;
+	struct audit_tail tail;
+
+	if (store_begin(a->store) < 0)
+		return -1;
+	if (audit_read_tail(a->store, &tail) < 0)
+		goto fail;
+	r.seq = tail.seq + 1;
+	if (audit_insert(a->store, &tail, &r) < 0)
+		goto fail;
+	if (store_commit(a->store) < 0)
+		goto fail_logged;
+
+	log_debug("audit_appended",
+		  "seq=%lld actor=%s action=%s object=%s "
+		  "outcome=%s",
+		  (long long)r.seq, actor, action, object, outcome);
+	/* A checkpoint inside the caller's transaction would be logged before
+	 * it is known to commit, so it waits for the next append or timer. */
+	if (!joined && audit_checkpoint_if_full(a, r.seq) < 0)
+		log_warn("audit_checkpoint_deferred", "seq=%lld",
+			 (long long)r.seq);
+	return r.seq;
+
+fail:
+	store_rollback(a->store);
+fail_logged:
+	log_error("audit_append_failed",
+		  "database=%s actor=%s action=%s "
+		  "object=%s outcome=%s",
+		  store_path(a->store), actor, action, object, outcome);
+	return -1;
+}
+
+/* Signs and inserts a checkpoint over TAIL inside the caller's
+ * transaction; fills TIME_MS and SIG. */
+static int audit_insert_checkpoint(struct audit_log *a,
+				   const struct audit_tail *tail,
+				   int64_t time_ms,
+				   uint8_t sig[AUDIT_SIGNATURE_LEN])
+{
+	autofree uint8_t *msg = NULL;
+	size_t msg_len = 0;
+	if (audit_checkpoint_message(tail->seq, tail->hash, time_ms, &msg,
+				     &msg_len) < 0 ||
+	    audit_sign(a->key, msg, msg_len, sig) < 0)
+		return -1;
+
+	sqlite3_stmt *stmt = store_prepare(
+	    a->store, "INSERT INTO audit_checkpoints (seq, hash, time_ms, "
+		      "key_id, signature) VALUES (?1, ?2, ?3, ?4, ?5)");
+	if (!stmt)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, tail->seq);
+	sqlite3_bind_blob(stmt, 2, tail->hash, AUDIT_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, time_ms);
+	sqlite3_bind_blob(stmt, 4, a->key_id, AUDIT_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(stmt, 5, sig, AUDIT_SIGNATURE_LEN, SQLITE_STATIC);
+
+	int rc = sqlite3_step(stmt);
+	if (rc != SQLITE_DONE)
+		store_log_step_error(a->store, stmt);
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int audit_checkpoint(struct audit_log *a)
+{
+	if (store_transaction_depth(a->store) > 0) {
+		log_error("audit_checkpoint_failed", "database=%s error=%s",
+			  store_path(a->store),
+			  "called inside an open transaction");
+		return -1;
+	}
+
+	struct audit_tail tail;
+	int64_t time_ms = audit_clock_ms(CLOCK_REALTIME);
+	uint8_t sig[AUDIT_SIGNATURE_LEN];
+
+	if (store_begin(a->store) < 0)
+		return -1;
+	if (audit_read_tail(a->store, &tail) < 0)
+		goto fail;
+	int64_t checkpoint_seq = audit_last_checkpoint_seq(a->store);
+	if (checkpoint_seq < 0)
+		goto fail;
+	if (tail.seq <= checkpoint_seq) {
+		store_rollback(a->store);
+		return 0;
+	}
+	if (audit_insert_checkpoint(a, &tail, time_ms, sig) < 0)
+		goto fail;
+	if (store_commit(a->store) < 0)
+		goto fail_logged;
+
+	a->last_checkpoint_monotonic_ms = audit_clock_ms(CLOCK_MONOTONIC);
+	char hash_hex[2 * AUDIT_HASH_LEN + 1];
+	char sig_hex[2 * AUDIT_SIGNATURE_LEN + 1];
+	audit_hex(tail.hash, sizeof(tail.hash), hash_hex);
+	audit_hex(sig, sizeof(sig), sig_hex);
+	/* A copy outside the database: with it, a collector can show that
+	 * records up to seq existed even if the database loses its tail. */
+	log_info("audit_checkpoint",
+		 "seq=%lld hash=%s time_ms=%lld "
+		 "key_id=%s signature=%s",
+		 (long long)tail.seq, hash_hex, (long long)time_ms,
+		 a->key_id_hex, sig_hex);
+	return 1;
+
+fail:
+	store_rollback(a->store);
+fail_logged:
+	log_error("audit_checkpoint_failed", "database=%s",
+		  store_path(a->store));
+	return -1;
+}
+
+int audit_maybe_checkpoint(struct audit_log *a)
+{
+	if (a->checkpoint_interval_s == 0)
+		return 0;
+
+	int64_t elapsed_ms =
+	    audit_clock_ms(CLOCK_MONOTONIC) - a->last_checkpoint_monotonic_ms;
+	if (elapsed_ms < (int64_t)a->checkpoint_interval_s * 1000)
+		return 0;
+	return audit_checkpoint(a);
+}
+
+int64_t audit_length(struct audit_log *a)
+{
+	struct audit_tail tail;
+
+	if (store_begin_read(a->store) < 0)
+		return -1;
+	int rc = audit_read_tail(a->store, &tail);
+	store_rollback(a->store);
+	return rc < 0 ? -1 : tail.seq;
+}
+
+char *audit_public_key_pem(struct audit_log *a)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *pem = NULL;
+
+	if (bio && PEM_write_bio_PUBKEY(bio, a->key)) {
+		char *data = NULL;
+		long len = BIO_get_mem_data(bio, &data);
+		pem = strndup(data, (size_t)len);
+	}
+	BIO_free(bio);
+	return pem;
+}
+
+/* Warns when the newest checkpoint was signed by another key: verifying
+ * older checkpoints then needs the previous public key. */
+static void audit_check_key_continuity(struct audit_log *a)
+{
+	sqlite3_stmt *stmt =
+	    store_prepare(a->store, "SELECT seq, key_id FROM audit_checkpoints "
+				    "ORDER BY seq DESC LIMIT 1");
+	if (!stmt)
+		return;
+	if (sqlite3_step(stmt) == SQLITE_ROW) {
+		const void *id = sqlite3_column_blob(stmt, 1);
+		if (!id || sqlite3_column_bytes(stmt, 1) != AUDIT_HASH_LEN ||
+		    memcmp(id, a->key_id, AUDIT_HASH_LEN) != 0)
+			log_warn("audit_signing_key_changed",
+				 "database=%s last_checkpoint_seq=%lld "
+				 "key_id=%s hint=%s",
+				 store_path(a->store),
+				 (long long)sqlite3_column_int64(stmt, 0),
+				 a->key_id_hex,
+				 "keep the previous public key to verify "
+				 "older checkpoints");
+	}
+	sqlite3_reset(stmt);
+}
+
+int audit_open(struct store *s, const char *key_path,
+	       uint32_t checkpoint_records, uint32_t checkpoint_interval_s,
+	       struct audit_log **out)
+{
+	if (store_schema_version(s) < 1) {
+		log_error("audit_open_failed", "database=%s error=%s",
+			  store_path(s), "database is not migrated");
+		return -1;
+	}
+
+	struct audit_log *a = calloc(1, sizeof(*a));
+	if (!a)
+		return -1;
+	a->store = s;
+	a->checkpoint_records = checkpoint_records;
+	a->checkpoint_interval_s = checkpoint_interval_s;
+	a->last_checkpoint_monotonic_ms = audit_clock_ms(CLOCK_MONOTONIC);
+	a->key = audit_key_load_or_create(key_path);
+	if (!a->key || audit_key_id(a->key, a->key_id) < 0) {
+		log_error("audit_open_failed", "database=%s key=%s",
+			  store_path(s), key_path);
+		EVP_PKEY_free(a->key);
+		free(a);
+		return -1;
+	}
+	audit_hex(a->key_id, sizeof(a->key_id), a->key_id_hex);
+	audit_check_key_continuity(a);
+
+	log_info("audit_opened",
+		 "database=%s key=%s key_id=%s records=%lld "
+		 "checkpoint_records=%u checkpoint_interval_s=%u",
+		 store_path(s), key_path, a->key_id_hex,
+		 (long long)audit_length(a), checkpoint_records,
+		 checkpoint_interval_s);
+	*out = a;
+	return 0;
+}
+
+void audit_close(struct audit_log *a)
+{
+	if (!a)
+		return;
+
+	if (store_transaction_depth(a->store) > 0)
+		log_warn("audit_close_in_transaction", "database=%s action=%s",
+			 store_path(a->store), "no final checkpoint");
+	else
+		audit_checkpoint(a);
+
+	EVP_PKEY_free(a->key);
+	free(a);
+}
