@@ -60,7 +60,7 @@ int audit_open(struct store *s, const char *key_path,
 	       uint32_t checkpoint_records, uint32_t checkpoint_interval_s,
 	       struct audit_log **out);
 /* Writes a checkpoint when there are records it does not cover yet, then
- * frees A. Accepts NULL. */
+ * frees A. Call it before store_close. Accepts NULL. */
 void audit_close(struct audit_log *a);
 
 /* Appends one record and returns its seq, or -1 on error. Inside the
@@ -93,6 +93,7 @@ char *audit_public_key_pem(struct audit_log *a);
  *   "missing"   no record has this seq, but a later one exists
  *   "reordered" the record links to a record other than its predecessor
  *   "truncated" the records end before the seq of the newest checkpoint
+ *               (with a key, the newest one whose signature verifies)
  * checkpoints_ok is false when a checkpoint's signature is invalid or its
  * hash differs from the record at its seq; bad_checkpoint_seq is the first
  * such checkpoint. */
