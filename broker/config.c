@@ -1,0 +1,391 @@
+/* The daemon's configuration file: key table, defaults and checks. */
+#include "broker/config.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/cleanup.h"
+#include "lib/yaml_doc.h"
+
+#ifndef TRELLIS_DATADIR
+#define TRELLIS_DATADIR "/usr/share/trellis"
+#endif
+#ifndef TRELLIS_LIBEXECDIR
+#define TRELLIS_LIBEXECDIR "/usr/libexec/trellis"
+#endif
+#ifndef TRELLIS_SYSCONFDIR
+#define TRELLIS_SYSCONFDIR "/etc/trellis"
+#endif
+
+#define DEFAULT_LISTEN_HOST "127.0.0.1"
+#define DEFAULT_LISTEN_PORT 8443
+
+static const char *check_absolute_path(const char *value)
+{
+	if (value[0] != '/')
+		return "use an absolute path (starting with /)";
+	return NULL;
+}
+
+static const char *check_log_level(const char *value)
+{
+	static const char *const levels[] = {"debug", "info", "warn", "error"};
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+		if (strcmp(value, levels[i]) == 0)
+			return NULL;
+	return "use one of debug, info, warn, error";
+}
+
+/* Unix user and group names as useradd accepts them by default. */
+static const char *check_account_name(const char *value)
+{
+	size_t n = strlen(value);
+	if (n > 32)
+		return "a user or group name has at most 32 characters";
+	for (size_t i = 0; i < n; i++) {
+		char c = value[i];
+		bool ok = (c >= 'a' && c <= 'z') || c == '_' ||
+			  (i > 0 && ((c >= '0' && c <= '9') || c == '-'));
+		if (!ok)
+			return "use lower-case letters, digits, '-' and '_', "
+			       "starting with a letter or '_'";
+	}
+	return NULL;
+}
+
+static const char *check_origin(const char *value)
+{
+	const char *rest;
+	if (strncmp(value, "https://", 8) == 0)
+		rest = value + 8;
+	else if (strncmp(value, "http://", 7) == 0)
+		rest = value + 7;
+	else
+		return "an origin starts with https:// (or http://)";
+	if (rest[0] == '\0' || strchr(rest, '/'))
+		return "an origin is scheme://host[:port] with no path, such "
+		       "as https://trellis.example.org";
+	return NULL;
+}
+
+/* Parses "127.0.0.1:8443" or "[::1]:8443" into OUT. Returns NULL or the
+ * reason the text is invalid. */
+static const char *parse_listen(const char *text, struct config_listen *out)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *port_text;
+	int family;
+
+	if (text[0] == '[') {
+		const char *close = strchr(text, ']');
+		if (!close || close[1] != ':')
+			return "write an IPv6 address as [address]:port, such "
+			       "as [::1]:8443";
+		size_t n = (size_t)(close - text - 1);
+		if (n == 0 || n >= sizeof(host))
+			return "the IPv6 address is empty or too long";
+		memcpy(host, text + 1, n);
+		host[n] = '\0';
+		port_text = close + 2;
+		family = AF_INET6;
+	} else {
+		const char *colon = strrchr(text, ':');
+		if (!colon)
+			return "write address:port, such as 127.0.0.1:8443";
+		size_t n = (size_t)(colon - text);
+		if (n == 0 || n >= sizeof(host))
+			return "the address is empty or too long";
+		memcpy(host, text, n);
+		host[n] = '\0';
+		port_text = colon + 1;
+		family = AF_INET;
+	}
+
+	unsigned char address[sizeof(struct in6_addr)];
+	if (inet_pton(family, host, address) != 1)
+		return "the address must be a numeric IPv4 address or an IPv6 "
+		       "address in brackets, not a host name";
+
+	unsigned long port = 0;
+	if (port_text[0] == '\0' || strlen(port_text) > 5)
+		return "the port must be a number from 1 to 65535";
+	for (const char *p = port_text; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return "the port must be a number from 1 to 65535";
+		port = port * 10 + (unsigned long)(*p - '0');
+	}
+	if (port < 1 || port > 65535)
+		return "the port must be a number from 1 to 65535";
+
+	out->host = strdup(host);
+	out->port = (uint16_t)port;
+	return out->host ? NULL : "out of memory";
+}
+
+static bool parse_listen_list(struct yaml_walk *walk, yaml_node_t *node,
+			      const char *key_path, void *field)
+{
+	struct trellis_config *config = field;
+	if (node->type != YAML_SEQUENCE_NODE) {
+		yaml_walk_error(walk, node, key_path,
+				"expected a list of address:port strings");
+		return false;
+	}
+	if (!yaml_walk_enter(walk, node, key_path))
+		return false;
+
+	size_t count = (size_t)(node->data.sequence.items.top -
+				node->data.sequence.items.start);
+	if (count == 0 || count > CONFIG_MAX_LISTEN) {
+		yaml_walk_error(walk, node, key_path,
+				"give 1 to %d listen addresses, found %zu",
+				CONFIG_MAX_LISTEN, count);
+		return false;
+	}
+
+	bool ok = true;
+	for (size_t i = 0; i < count; i++) {
+		char path[YAML_PATH_MAX];
+		yaml_path_index(path, sizeof(path), key_path, i);
+		yaml_node_t *item =
+		    yaml_walk_node(walk, node->data.sequence.items.start[i]);
+		const char *text = yaml_node_scalar(item);
+		if (!text) {
+			yaml_walk_error(walk, item, path,
+					"expected an address:port string");
+			ok = false;
+			continue;
+		}
+		if (!yaml_walk_enter(walk, item, path)) {
+			ok = false;
+			continue;
+		}
+		struct config_listen *slot =
+		    &config->listen[config->listen_count];
+		const char *problem = parse_listen(text, slot);
+		if (problem) {
+			yaml_walk_error(walk, item, path,
+					"invalid listen address \"%s\": %s",
+					text, problem);
+			ok = false;
+			continue;
+		}
+		config->listen_count++;
+	}
+	return ok;
+}
+
+#define CFG(member) offsetof(struct trellis_config, member)
+
+static const struct yaml_field web_fields[] = {
+    {.key = "listen",
+     .type = YAML_FIELD_CUSTOM,
+     .offset = 0,
+     .parse = parse_listen_list},
+    {.key = "tls_certificate",
+     .type = YAML_FIELD_STRING,
+     .offset = CFG(tls_certificate),
+     .check = check_absolute_path},
+    {.key = "tls_key",
+     .type = YAML_FIELD_STRING,
+     .offset = CFG(tls_key),
+     .check = check_absolute_path},
+    {.key = "static_dir",
+     .type = YAML_FIELD_STRING,
+     .offset = CFG(static_dir),
+     .check = check_absolute_path,
+     .default_string = TRELLIS_DATADIR "/portal"},
+    {.key = "user",
+     .type = YAML_FIELD_STRING,
+     .offset = CFG(web_user),
+     .check = check_account_name,
+     .default_string = "trellis"},
+    {.key = "origin",
+     .type = YAML_FIELD_STRING,
+     .offset = CFG(web_origin),
+     .check = check_origin,
+     .default_string = "https://localhost:8443"},
+    {0},
+};
+
+static const struct yaml_field admin_fields[] = {
+    {.key = "socket",
+     .type = YAML_FIELD_STRING,
+     .offset = CFG(admin_socket),
+     .check = check_absolute_path},
+    {.key = "group",
+     .type = YAML_FIELD_STRING,
+     .offset = CFG(admin_group),
+     .check = check_account_name,
+     .default_string = "trellis-admin"},
+    {0},
+};
+
+static const struct yaml_field audit_fields[] = {
+    {.key = "signing_key",
+     .type = YAML_FIELD_STRING,
+     .offset = CFG(audit_signing_key),
+     .check = check_absolute_path},
+    {.key = "checkpoint_records",
+     .type = YAML_FIELD_UINT32,
+     .offset = CFG(audit_checkpoint_records),
+     .min = 1,
+     .max = 1000000,
+     .default_uint = 1000},
+    {.key = "checkpoint_interval_s",
+     .type = YAML_FIELD_UINT32,
+     .offset = CFG(audit_checkpoint_interval_s),
+     .min = 1,
+     .max = 86400,
+     .default_uint = 300},
+    {0},
+};
+
+static const struct yaml_field workers_fields[] = {
+    {.key = "directory",
+     .type = YAML_FIELD_STRING,
+     .offset = CFG(workers_dir),
+     .check = check_absolute_path,
+     .default_string = TRELLIS_LIBEXECDIR},
+    {.key = "restart_max_delay_ms",
+     .type = YAML_FIELD_UINT32,
+     .offset = CFG(restart_max_delay_ms),
+     .min = 100,
+     .max = 3600000,
+     .default_uint = 30000},
+    {0},
+};
+
+static const struct yaml_field config_fields[] = {
+    {.key = "state_dir",
+     .type = YAML_FIELD_STRING,
+     .offset = CFG(state_dir),
+     .check = check_absolute_path,
+     .default_string = "/var/lib/trellis"},
+    {.key = "run_dir",
+     .type = YAML_FIELD_STRING,
+     .offset = CFG(run_dir),
+     .check = check_absolute_path,
+     .default_string = "/run/trellis"},
+    {.key = "database",
+     .type = YAML_FIELD_STRING,
+     .offset = CFG(database),
+     .check = check_absolute_path},
+    {.key = "policy",
+     .type = YAML_FIELD_STRING,
+     .offset = CFG(policy),
+     .check = check_absolute_path,
+     .default_string = TRELLIS_SYSCONFDIR "/policy.yaml"},
+    {.key = "log_level",
+     .type = YAML_FIELD_STRING,
+     .offset = CFG(log_level),
+     .check = check_log_level,
+     .default_string = "info"},
+    {.key = "web",
+     .type = YAML_FIELD_MAPPING,
+     .offset = 0,
+     .fields = web_fields},
+    {.key = "admin",
+     .type = YAML_FIELD_MAPPING,
+     .offset = 0,
+     .fields = admin_fields},
+    {.key = "audit",
+     .type = YAML_FIELD_MAPPING,
+     .offset = 0,
+     .fields = audit_fields},
+    {.key = "workers",
+     .type = YAML_FIELD_MAPPING,
+     .offset = 0,
+     .fields = workers_fields},
+    {0},
+};
+
+/* Fills the defaults that depend on other keys. Returns -1 when out of
+ * memory. */
+static int fill_derived(struct trellis_config *config)
+{
+	if (config->listen_count == 0) {
+		config->listen[0].host = strdup(DEFAULT_LISTEN_HOST);
+		config->listen[0].port = DEFAULT_LISTEN_PORT;
+		config->listen_count = 1;
+		if (!config->listen[0].host)
+			return -1;
+	}
+	if (!config->database &&
+	    asprintf(&config->database, "%s/trellis.db", config->state_dir) < 0)
+		return -1;
+	if (!config->admin_socket &&
+	    asprintf(&config->admin_socket, "%s/admin.sock", config->run_dir) <
+		0)
+		return -1;
+	if (!config->audit_signing_key &&
+	    asprintf(&config->audit_signing_key, "%s/audit-ed25519.pem",
+		     config->state_dir) < 0)
+		return -1;
+	return 0;
+}
+
+static bool check_tls_pair(struct yaml_walk *walk,
+			   const struct trellis_config *config)
+{
+	if (!config->tls_certificate == !config->tls_key)
+		return true;
+	yaml_walk_error_at(walk, (struct yaml_mark){0, 0},
+			   config->tls_certificate ? "web.tls_key"
+						   : "web.tls_certificate",
+			   "set both web.tls_certificate and web.tls_key, or "
+			   "neither to use a generated certificate");
+	return false;
+}
+
+DEFINE_AUTO_CLEANUP(config, struct trellis_config, config_free)
+DEFINE_AUTO_CLEANUP(yaml_doc, struct yaml_doc, yaml_doc_free)
+
+int config_load(const char *path, struct trellis_config **out,
+		struct diag_list *diags)
+{
+	autoptr(yaml_doc) struct yaml_doc *doc = NULL;
+	if (yaml_doc_load(path, &doc, diags) < 0)
+		return -1;
+
+	autoptr(config) struct trellis_config *config =
+	    calloc(1, sizeof(*config));
+	if (!config || !(config->path = strdup(path))) {
+		diag_add(diags, path, 0, 0, NULL, "out of memory");
+		return -1;
+	}
+
+	struct yaml_walk walk;
+	if (yaml_walk_init(&walk, doc, diags, NULL) < 0)
+		return -1;
+	yaml_node_t *root = yaml_doc_root(doc);
+	if (root)
+		yaml_walk_mapping(&walk, root, "", config_fields, config);
+	else
+		yaml_fields_apply_defaults(config_fields, config);
+	check_tls_pair(&walk, config);
+	size_t errors = walk.error_count;
+	yaml_walk_finish(&walk);
+	if (errors > 0)
+		return -1;
+
+	if (fill_derived(config) < 0) {
+		diag_add(diags, path, 0, 0, NULL, "out of memory");
+		return -1;
+	}
+	*out = steal_pointer(&config);
+	return 0;
+}
+
+void config_free(struct trellis_config *config)
+{
+	if (!config)
+		return;
+	yaml_fields_free(config_fields, config);
+	for (size_t i = 0; i < config->listen_count; i++)
+		free(config->listen[i].host);
+	free(config->path);
+	free(config);
+}
