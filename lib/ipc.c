@@ -61,6 +61,11 @@ static const struct {
     {IPC_PONG, "pong"},
     {IPC_ADMIN_REQUEST, "admin_request"},
     {IPC_ADMIN_REPLY, "admin_reply"},
+    {IPC_HUB_ADD_VIEWER, "hub_add_viewer"},
+    {IPC_HUB_VIEWER_CLOSED, "hub_viewer_closed"},
+    {IPC_HUB_IDLE, "hub_idle"},
+    {IPC_HUB_STATS, "hub_stats"},
+    {IPC_HUB_ENDED, "hub_ended"},
 };
 
 const char *ipc_type_name(uint16_t type)

@@ -35,6 +35,11 @@ enum ipc_type {
 	IPC_PONG = 5,
 	IPC_ADMIN_REQUEST = 16, /* trellis-admin -> master */
 	IPC_ADMIN_REPLY = 17,	/* master -> trellis-admin */
+	IPC_HUB_ADD_VIEWER = 32,    /* master -> hub, fds[0]: viewer socket */
+	IPC_HUB_VIEWER_CLOSED = 33, /* hub -> master: viewer id and reason */
+	IPC_HUB_IDLE = 34,	    /* hub -> master: idle limit reached */
+	IPC_HUB_STATS = 35,	    /* hub -> master: bytes and updates */
+	IPC_HUB_ENDED = 36,	    /* hub -> master: session over, reason */
 	IPC_TYPE_MAX = 255,
 };
 
