@@ -1,11 +1,11 @@
 /* A deadline for opening an LDAP connection.
  *
- * libldap 2.5 (Debian 12) bounds the TCP connect with
- * LDAP_OPT_NETWORK_TIMEOUT, but not the TLS handshake of ldaps://: against
- * a server that accepts and never answers it spins forever. The guard
- * learns the socket through a connection callback and, if the deadline
- * passes before auth_ldap_guard_disarm, shuts the socket down so the
- * handshake fails. */
+ * libldap 2.5.13 (Debian 12) bounds the TCP connect with
+ * LDAP_OPT_NETWORK_TIMEOUT but not the TLS handshake of ldaps://. Against
+ * a server that accepts the connection and never responds, the handshake
+ * loops forever at full CPU. The guard learns the socket through a
+ * connection callback and, if the deadline passes before
+ * auth_ldap_guard_disarm, shuts the socket down so the handshake fails. */
 #ifndef TRELLIS_AUTH_LDAP_GUARD_H
 #define TRELLIS_AUTH_LDAP_GUARD_H
 

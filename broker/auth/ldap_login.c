@@ -396,7 +396,7 @@ static char *hex_encode(const struct berval *value)
 }
 
 /* Returns a copy of the first value of ATTRIBUTE, or NULL when the entry
- * has none (or holds a NUL in it, which no text attribute may). */
+ * has none or the value contains a NUL, which no text attribute may. */
 static char *first_text_value(LDAP *ld, LDAPMessage *entry,
 			      const char *attribute)
 {

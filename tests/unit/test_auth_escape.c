@@ -64,7 +64,8 @@ static void filter_escape_nul(void **state)
 
 static void filter_escape_all_bytes(void **state)
 {
-	/* Whatever the input, the output contains no unescaped metacharacter. */
+	/* Whatever the input, the output contains no unescaped metacharacter.
+	 */
 	char input[256];
 	for (size_t i = 0; i < sizeof(input); i++)
 		input[i] = (char)i;

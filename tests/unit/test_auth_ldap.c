@@ -321,7 +321,8 @@ static void filter_injection_rejected(void **state)
 
 static void filter_injection_group_restricted(void **state)
 {
-	/* Only members of the project may log in, and no username lets bob in. */
+	/* Only members of the project may log in, and no username lets bob in.
+	 */
 	static const char *const names[] = {
 	    "bob",
 	    "Bob",

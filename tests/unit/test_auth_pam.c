@@ -88,6 +88,7 @@ static int reexec_with_pam_wrapper(char **argv)
 		return 1;
 	if (install_fixture(dir, "trellis", module) < 0 ||
 	    install_fixture(dir, "trellis-echo", module) < 0 ||
+	    install_fixture(dir, "other", module) < 0 ||
 	    install_fixture(dir, "passdb", module) < 0)
 		return 1;
 
@@ -99,8 +100,11 @@ static int reexec_with_pam_wrapper(char **argv)
 	setenv("PAM_MATRIX_PASSWD", passdb, 1);
 	setenv("TRELLIS_PAM_TEST_DIR", dir, 1);
 	/* AddressSanitizer wants to be first in the library list and
-	 * conflicts with pam_wrapper's RTLD_DEEPBIND. */
+	 * rejects pam_wrapper's RTLD_DEEPBIND. pam_wrapper 1.1.4 reads the
+	 * variable under the name UID_WRAPPER_DISABLE_DEEPBIND, later
+	 * versions under the documented one. */
 	setenv("PAM_WRAPPER_DISABLE_DEEPBIND", "1", 1);
+	setenv("UID_WRAPPER_DISABLE_DEEPBIND", "1", 1);
 	const char *asan = getenv("ASAN_OPTIONS");
 	char asan_options[1024];
 	snprintf(asan_options, sizeof(asan_options),
