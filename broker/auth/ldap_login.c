@@ -277,7 +277,23 @@ static int connect_and_secure(const struct auth_ldap_config *config,
 		return 0;
 	log_ldap_failure(config, connection->ld, operation,
 			 timed_out ? LDAP_TIMEOUT : rc);
+	/* libldap with GnuTLS reports a failed certificate check only as
+	 * "Can't contact LDAP server" or "Connect error". */
+	if (config->ca_file && !timed_out)
+		log_error("ldap_tls_hint", "uri=%s ca_file=%s reason=%s",
+			  config->uri, config->ca_file,
+			  "if the server is up, check that ca_file signed its "
+			  "certificate and that the URI host is in it");
 	return -1;
+}
+
+/* Logs a dropped or timed-out connection. The caller retries once on a
+ * new connection, so this is a warning until the retry fails too. */
+static void log_connection_lost(const struct auth_ldap_config *config,
+				const char *operation, int rc)
+{
+	log_warn("ldap_connection_lost", "uri=%s operation=%s error=%s",
+		 config->uri, operation, ldap_err2string(rc));
 }
 
 /* Opens a connection with timeouts and TLS settings. */
@@ -359,11 +375,12 @@ static enum step_result search(struct auth_ldap *ldap, const char *base,
 
 	ldap_msgfree(*result);
 	*result = NULL;
-	log_ldap_failure(&ldap->config, ldap->service.ld, "search", rc);
 	if (is_connection_error(rc)) {
+		log_connection_lost(&ldap->config, "search", rc);
 		drop_connection(&ldap->service);
 		return STEP_CONNECTION_LOST;
 	}
+	log_ldap_failure(&ldap->config, ldap->service.ld, "search", rc);
 	return STEP_FAILED;
 }
 
@@ -377,6 +394,10 @@ static enum step_result search_with_retry(struct auth_ldap *ldap,
 	if (step == STEP_CONNECTION_LOST)
 		step = search(ldap, base, scope, filter, attributes, size_limit,
 			      result);
+	if (step == STEP_CONNECTION_LOST)
+		log_error("ldap_unavailable", "uri=%s operation=%s reason=%s",
+			  ldap->config.uri, "search",
+			  "connection lost again after reconnecting");
 	return step;
 }
 
@@ -613,11 +634,12 @@ static enum step_result user_bind(struct auth_ldap *ldap, const char *dn,
 	if (*rc == LDAP_SUCCESS || *rc == LDAP_INVALID_CREDENTIALS)
 		return STEP_OK;
 
-	log_ldap_failure(&ldap->config, ldap->user.ld, "user_bind", *rc);
 	if (is_connection_error(*rc)) {
+		log_connection_lost(&ldap->config, "user_bind", *rc);
 		drop_connection(&ldap->user);
 		return STEP_CONNECTION_LOST;
 	}
+	log_ldap_failure(&ldap->config, ldap->user.ld, "user_bind", *rc);
 	return STEP_FAILED;
 }
 
@@ -629,6 +651,10 @@ static enum auth_result check_password(struct auth_ldap *ldap, const char *dn,
 	enum step_result step = user_bind(ldap, dn, password, &rc);
 	if (step == STEP_CONNECTION_LOST)
 		step = user_bind(ldap, dn, password, &rc);
+	if (step == STEP_CONNECTION_LOST)
+		log_error("ldap_unavailable", "uri=%s operation=%s reason=%s",
+			  ldap->config.uri, "user_bind",
+			  "connection lost again after reconnecting");
 	if (step != STEP_OK)
 		return AUTH_DIRECTORY_UNAVAILABLE;
 	return rc == LDAP_SUCCESS ? AUTH_OK : AUTH_BAD_PASSWORD;

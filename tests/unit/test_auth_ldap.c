@@ -556,6 +556,22 @@ static void connection_reused(void **state)
 	auth_ldap_close(ldap);
 }
 
+static void reconnect_after_idle_close(void **state)
+{
+	struct auth_ldap *ldap = open_plain();
+	assert_int_equal(login(ldap, "alice", "alice-secret"), AUTH_OK);
+
+	/* slapd closes both connections after 2 idle seconds. */
+	sleep(3);
+	long before = connections_total();
+	assert_int_equal(login(ldap, "alice", "alice-secret"), AUTH_OK);
+	assert_int_equal(login(ldap, "bob", "wrong"), AUTH_BAD_PASSWORD);
+
+	/* Two new connections for the login, one for the monitor read. */
+	assert_int_equal(connections_total(), before + 3);
+	auth_ldap_close(ldap);
+}
+
 static void plaintext_rejected_by_default(void **state)
 {
 	struct auth_ldap_config config;
@@ -722,6 +738,7 @@ int main(void)
 	    cmocka_unit_test(service_bind_failure),
 	    cmocka_unit_test(stable_id_binary_hex),
 	    cmocka_unit_test(connection_reused),
+	    cmocka_unit_test(reconnect_after_idle_close),
 	    cmocka_unit_test(plaintext_rejected_by_default),
 	    cmocka_unit_test(ldaps_verifies_ca),
 	    cmocka_unit_test(start_tls_verifies_ca),
