@@ -105,9 +105,11 @@ TLSCertificateKeyFile $dir/server.key"
 	done
 	[ -n "$pid" ] || die "slapd did not start, see $dir/slapd.log"
 
-	ldapadd -x -H "$url" -D "$rootdn" -w "$rootpw" \
-		-f "$fixtures/directory.ldif" >"$dir/ldapadd.log" 2>&1 ||
+	if ! ldapadd -x -H "$url" -D "$rootdn" -w "$rootpw" \
+		-f "$fixtures/directory.ldif" >"$dir/ldapadd.log" 2>&1; then
+		kill "$pid" 2>/dev/null || true
 		die "loading $fixtures/directory.ldif failed, see $dir/ldapadd.log"
+	fi
 
 	echo "url=$url"
 	echo "pid=$pid"
@@ -124,7 +126,7 @@ stop() {
 	dir=${2:?usage: slapd.sh stop PID DIR}
 	case $dir in
 	*/trellis-slapd.*) ;;
-	*) die "refusing to remove $dir: not a slapd.sh directory" ;;
+	*) die "not removing $dir: the name does not match trellis-slapd.*" ;;
 	esac
 	if kill "$pid" 2>/dev/null; then
 		i=0
