@@ -14,7 +14,7 @@ static json_t *diags_to_json(const struct diag_list *diags)
 		const struct diag *d = &diags->items[i];
 		json_array_append_new(
 		    errors,
-		    json_pack("{s:s, s:i, s:i, s:s, s:s}", "file", d->file,
+		    json_pack("{s:s, s:I, s:I, s:s, s:s}", "file", d->file,
 			      "line", (json_int_t)d->line, "column",
 			      (json_int_t)d->column, "key_path", d->key_path,
 			      "message", d->message));

@@ -144,6 +144,56 @@ static int run_policy_check(const struct admin_options *opts, int argc,
 	return admin_policy_check(argv[0], opts->json);
 }
 
+static int run_policy_show(const struct admin_options *opts, int argc,
+			   char **argv)
+{
+	json_t *r = NULL;
+
+	if (argc != 0) {
+		fprintf(stderr,
+			"trellis-admin policy show: takes no arguments\n");
+		return ADMIN_EXIT_USAGE;
+	}
+	int rc = admin_request(opts, "policy.show", NULL, &r);
+	if (rc != ADMIN_EXIT_OK)
+		return rc;
+	if (opts->json) {
+		admin_print_json(r);
+	} else {
+		/* The effective policy is nested data; JSON with sorted keys
+		 * reads well and can be compared between reloads. */
+		printf("# %s\n# sha256 %s\n",
+		       json_string_value(json_object_get(r, "path")),
+		       json_string_value(json_object_get(r, "sha256")));
+		admin_print_json(json_object_get(r, "policy"));
+	}
+	json_decref(r);
+	return ADMIN_EXIT_OK;
+}
+
+static int run_policy_reload(const struct admin_options *opts, int argc,
+			     char **argv)
+{
+	json_t *r = NULL;
+
+	if (argc != 0) {
+		fprintf(stderr,
+			"trellis-admin policy reload: takes no arguments\n");
+		return ADMIN_EXIT_USAGE;
+	}
+	int rc = admin_request(opts, "policy.reload", NULL, &r);
+	if (rc != ADMIN_EXIT_OK)
+		return rc;
+	if (opts->json)
+		admin_print_json(r);
+	else
+		printf("policy %s loaded, sha256 %s\n",
+		       json_string_value(json_object_get(r, "path")),
+		       json_string_value(json_object_get(r, "sha256")));
+	json_decref(r);
+	return ADMIN_EXIT_OK;
+}
+
 static const struct command commands[] = {
     {"status", NULL, "", "show the version, uptime and workers of trellisd",
      run_status},
@@ -152,6 +202,12 @@ static const struct command commands[] = {
      run_audit_verify},
     {"policy", "check", "FILE",
      "validate a policy file without a running trellisd", run_policy_check},
+    {"policy", "show", "",
+     "print the policy in force with every default filled in",
+     run_policy_show},
+    {"policy", "reload", "",
+     "load the policy file again; an invalid file changes nothing",
+     run_policy_reload},
 };
 
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))

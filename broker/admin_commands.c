@@ -1,5 +1,6 @@
 /* The requests trellis-admin may send, one handler each. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "broker/admin_server.h"
@@ -47,9 +48,52 @@ static int cmd_audit_verify(struct master *m, const struct admin_caller *caller,
 	return 0;
 }
 
+static int cmd_policy_show(struct master *m,
+			   const struct admin_caller *caller, json_t *args,
+			   json_t **result, char *error, size_t error_size)
+{
+	json_t *policy = policy_to_json(m->policy);
+
+	if (policy == NULL) {
+		snprintf(error, error_size, "no policy is in force");
+		return -1;
+	}
+	*result = json_pack("{s:s, s:s, s:I, s:o}", "path", m->config->policy,
+			    "sha256", policy_sha256_hex(m->policy),
+			    "loaded_ms", (json_int_t)m->policy_loaded_ms,
+			    "policy", policy);
+	return 0;
+}
+
+static int cmd_policy_reload(struct master *m,
+			     const struct admin_caller *caller, json_t *args,
+			     json_t **result, char *error, size_t error_size)
+{
+	json_t *errors = NULL;
+
+	if (master_policy_load(m, caller->actor, &errors) < 0) {
+		char *text = json_dumps(errors, 0);
+		snprintf(error, error_size,
+			 "policy %s is invalid; the previous policy stays in "
+			 "force: %s",
+			 m->config->policy, text ? text : "");
+		free(text);
+		json_decref(errors);
+		return -1;
+	}
+	*result = json_pack("{s:s, s:s}", "path", m->config->policy, "sha256",
+			    policy_sha256_hex(m->policy));
+	return 0;
+}
+
 const struct admin_command admin_commands[] = {
-    {"status", cmd_status, false},
-    {"audit.verify", cmd_audit_verify, false},
+	{"status", cmd_status, false, POLICY_ACTION_ADMIN_STATUS},
+	{"audit.verify", cmd_audit_verify, false,
+	 POLICY_ACTION_ADMIN_AUDIT_VERIFY},
+	{"policy.show", cmd_policy_show, false,
+	 POLICY_ACTION_ADMIN_POLICY_SHOW},
+	{"policy.reload", cmd_policy_reload, true,
+	 POLICY_ACTION_ADMIN_POLICY_RELOAD},
 };
 
 const size_t admin_command_count =

@@ -123,6 +123,20 @@ static void handle_request(struct admin_client *c, struct ipc_msg *msg)
 		return;
 	}
 
+	/* The socket admits root and the admin group; the policy then
+	 * decides which of them is a steward for this command. */
+	struct policy_subject subject = {.user = c->caller.name,
+					 .mfa_verified = true};
+	struct policy_decision decision;
+	if (!master_policy_decide(m, c->caller.actor, &subject, cmd->action,
+				  NULL, &decision)) {
+		snprintf(error, sizeof(error),
+			 "permission denied by policy rule %s: %s",
+			 decision.rule, decision.reason);
+		reply_error(c, msg->request_id, error);
+		return;
+	}
+
 	json_t *empty = json_object();
 	int rc = cmd->handler(m, &c->caller, args ? args : empty, &result,
 			      error, sizeof(error));

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "policy/decide.h"
+
 struct master;
 struct admin_server;
 
@@ -33,6 +35,7 @@ struct admin_command {
 	const char *name; /* "status", "audit.verify" */
 	admin_handler_fn handler;
 	bool changes_state; /* audited as a change, not a read */
+	enum policy_action action; /* the policy decides who may run it */
 };
 
 /* The commands the master answers, defined in broker/admin_commands.c. */

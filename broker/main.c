@@ -160,6 +160,7 @@ static int prepare_tls(struct master *m)
 	return 0;
 }
 
+/* SIGHUP: the configuration's runtime settings, then the policy. */
 static void reload_config(struct master *m)
 {
 	struct trellis_config *config = NULL;
@@ -192,6 +193,7 @@ static void reload_config(struct master *m)
 	config_free(config);
 	log_info("config_reloaded", "path=%s", m->config->path);
 	master_audit(m, "config.reload", m->config->path, "success", NULL);
+	master_policy_load(m, "trellisd", NULL);
 }
 
 static void on_signal(struct event_loop *loop, int fd, short revents, void *arg)
@@ -237,6 +239,11 @@ static int open_state(struct master *m)
 		       config->audit_checkpoint_records,
 		       config->audit_checkpoint_interval_s, &m->audit) < 0)
 		return -1;
+	if (master_policy_load(m, "trellisd", NULL) < 0) {
+		log_error("start_failed", "error=%s", "the policy is invalid; "
+			  "check it with trellis-admin policy check FILE");
+		return -1;
+	}
 	return 0;
 }
 
@@ -290,6 +297,7 @@ static int run(struct master *m)
 static void master_free(struct master *m)
 {
 	workers_free(m->workers);
+	policy_free(m->policy);
 	for (size_t i = 0; i < m->listen_count; i++)
 		close(m->listen_fds[i]);
 	audit_close(m->audit);

@@ -11,6 +11,8 @@
 #include "broker/store.h"
 #include "broker/workers.h"
 #include "lib/event.h"
+#include "policy/decide.h"
+#include "policy/policy.h"
 
 struct admin_server;
 
@@ -21,6 +23,8 @@ struct master {
 	struct event_loop *loop;
 	struct worker_set *workers;
 	struct admin_server *admin;
+	struct policy *policy;      /* replaced whole on a successful reload */
+	int64_t policy_loaded_ms;
 
 	int listen_fds[CONFIG_MAX_LISTEN];
 	size_t listen_count;
@@ -37,5 +41,19 @@ struct master {
  * "trellisd"). Logs, and returns -1, when the record cannot be written. */
 int master_audit(struct master *m, const char *action, const char *object,
 		 const char *outcome, json_t *details);
+
+/* Loads the policy file named in the configuration and, when it is valid,
+ * puts it in force and audits its SHA-256. An invalid file changes nothing:
+ * the previous policy stays, every problem is logged, and ERRORS (when not
+ * NULL) receives them as a JSON array of strings. Returns 0 or -1. */
+int master_policy_load(struct master *m, const char *actor, json_t **errors);
+
+/* Decides ACTION for SUBJECT on RESOURCE with the policy in force, and
+ * writes every deny to the audit log with the rule that decided it. */
+bool master_policy_decide(struct master *m, const char *actor,
+			  const struct policy_subject *subject,
+			  enum policy_action action,
+			  const struct policy_resource *resource,
+			  struct policy_decision *out);
 
 #endif

@@ -113,6 +113,8 @@ static void free_tx_frame(struct tx_frame *f)
 	for (size_t i = 0; i < f->nfds; i++)
 		if (f->fds[i] >= 0)
 			close(f->fds[i]);
+	if (f->bytes)
+		explicit_bzero(f->bytes, f->len);
 	free(f->bytes);
 	free(f);
 }
@@ -196,6 +198,8 @@ int ipc_send(struct ipc_channel *ch, uint16_t type, uint32_t request_id,
 	buf_put_u8(&w, (uint8_t)nfds);
 	buf_put_bytes(&w, "\0\0\0", 3);
 	buf_put_bytes(&w, payload, payload_len);
+	if (payload)
+		explicit_bzero(payload, payload_len);
 	free(payload);
 	if (w.error)
 		goto fail;
@@ -465,6 +469,9 @@ static int take_frame(struct ipc_channel *ch, struct ipc_msg *msg)
 
 	memmove(ch->rx, ch->rx + r.pos, ch->rx_len - r.pos);
 	ch->rx_len -= r.pos;
+	/* Frames may carry secrets (the TLS key for the web front): leave
+	 * no copy of a consumed frame in the buffer. */
+	explicit_bzero(ch->rx + ch->rx_len, r.pos);
 	ch->rx_offset += r.pos;
 	return IPC_STATUS_MESSAGE;
 }

@@ -48,7 +48,7 @@ static json_t *airlock_to_json(const struct policy_airlock *airlock)
 {
 	const struct policy_disclosure *sdc = &airlock->disclosure;
 	return json_pack(
-	    "{s:i, s:o, s:i, s:o, s:{s:i, s:{s:i, s:f}, s:f, s:b}, s:b, "
+	    "{s:I, s:o, s:I, s:o, s:{s:I, s:{s:I, s:f}, s:f, s:b}, s:b, "
 	    "s:b, s:o}",
 	    "approvals", (json_int_t)airlock->approvals, "max_file_size",
 	    size_to_json(airlock->max_file_size_bytes), "max_files",
@@ -125,7 +125,7 @@ json_t *policy_to_json(const struct policy *policy)
 	}
 
 	/* json_pack steals the o references, also when it fails. */
-	return json_pack("{s:i, s:{s:o, s:o}, s:o, s:o}", "version",
+	return json_pack("{s:I, s:{s:o, s:o}, s:o, s:o}", "version",
 			 (json_int_t)policy->version, "roles", "stewards",
 			 principals_to_json(&policy->stewards),
 			 "output_checkers",

@@ -121,7 +121,7 @@ static int parse_config(json_t *body, struct web_config *config)
  * else the master sends first. */
 static int receive_config(struct web_state *state)
 {
-	json_t *hello = json_pack("{s:s, s:i}", "worker", "web", "pid",
+	json_t *hello = json_pack("{s:s, s:I}", "worker", "web", "pid",
 				  (json_int_t)getpid());
 	int rc = ipc_send_blocking(state->master, IPC_HELLO, 1, hello, NULL, 0,
 				   WEB_HELLO_TIMEOUT_MS);
