@@ -66,6 +66,9 @@ static const struct {
     {IPC_HUB_IDLE, "hub_idle"},
     {IPC_HUB_STATS, "hub_stats"},
     {IPC_HUB_ENDED, "hub_ended"},
+    {IPC_WEB_REQUEST, "web_request"},
+    {IPC_WEB_REPLY, "web_reply"},
+    {IPC_WEB_LOGOUT, "web_logout"},
 };
 
 const char *ipc_type_name(uint16_t type)

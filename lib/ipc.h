@@ -40,6 +40,9 @@ enum ipc_type {
 	IPC_HUB_IDLE = 34,	    /* hub -> master: idle limit reached */
 	IPC_HUB_STATS = 35,	    /* hub -> master: bytes and updates */
 	IPC_HUB_ENDED = 36,	    /* hub -> master: session over, reason */
+	IPC_WEB_REQUEST = 48, /* web front -> master: an API call to decide */
+	IPC_WEB_REPLY = 49,   /* master -> web front: status and body */
+	IPC_WEB_LOGOUT = 50,  /* master -> web front: a login ended */
 	IPC_TYPE_MAX = 255,
 };
 
