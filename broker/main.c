@@ -56,8 +56,10 @@ static int make_dir(const char *path, mode_t mode)
 {
 	struct stat st;
 
+	/* mkdir applies the umask, which trellisd sets to 0077; the run
+	 * directory must stay reachable for the admin group's socket. */
 	if (mkdir(path, mode) == 0)
-		return 0;
+		return chmod(path, mode);
 	if (errno == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
 		return 0;
 	log_error("directory_create_failed", "path=%s error=%s", path,
