@@ -30,6 +30,7 @@ chmod -R a+rX "$demo/portal"
 cat >"$demo/trellisd.yaml" <<CONF
 state_dir: $demo/state
 run_dir: $demo/run
+policy: $top/policy/example-policy.yaml
 web:
   listen: ["127.0.0.1:$port", "[::1]:$port"]
   static_dir: $demo/portal
