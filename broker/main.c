@@ -22,7 +22,7 @@
 #include "lib/log.h"
 
 #define DEFAULT_CONFIG_PATH TRELLIS_SYSCONFDIR "/trellisd.yaml"
-/* Seconds between checks whether an audit checkpoint is due. */
+/* Milliseconds between checks whether an audit checkpoint is due. */
 #define AUDIT_TIMER_MS 1000
 
 int master_audit(struct master *m, const char *action, const char *object,

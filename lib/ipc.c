@@ -350,8 +350,8 @@ static ssize_t read_some(struct ipc_channel *ch)
 	}
 	/* Read no further than the end of the current frame. Linux may join
 	 * an earlier plain segment with a later one that carries descriptors
-	 * in one recvmsg; stopping at frame ends keeps each frame's
-	 * descriptors tied to the read that starts at its first byte. */
+	 * in one recvmsg. Stopping at frame ends ties each frame's
+	 * descriptors to the read that starts at its first byte. */
 	size_t frame_len = IPC_HEADER_SIZE;
 	if (ch->rx_len >= IPC_HEADER_SIZE) {
 		struct buf_reader r;

@@ -61,7 +61,7 @@ struct ipc_msg {
 void ipc_msg_clear(struct ipc_msg *msg);
 
 enum ipc_status {
-	IPC_STATUS_MESSAGE = 1, /* *msg holds a complete frame */
+	IPC_STATUS_MESSAGE = 1, /* *msg contains a complete frame */
 	IPC_STATUS_AGAIN = 0,	/* no complete frame yet */
 	IPC_STATUS_CLOSED = -1, /* the peer closed the socket */
 	IPC_STATUS_BROKEN = -2, /* a malformed frame; close the channel */
