@@ -351,6 +351,7 @@ int main(int argc, char **argv)
 	}
 
 	log_init("trellisd", LOG_LEVEL_INFO);
+	log_use_journal_if_available();
 	diag_list_init(&diags);
 	if (config_load(config_path, &m.config, &diags) < 0) {
 		diag_list_print(&diags, stderr);

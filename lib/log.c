@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@ struct repeat_slot {
 static const char *process_name;
 static enum log_level min_level = LOG_LEVEL_INFO;
 static int output_fd = STDERR_FILENO;
+static log_sink_fn sink;
 static struct repeat_slot repeats[LOG_REPEAT_SLOTS];
 
 static const char *const level_names[] = {
@@ -46,6 +48,11 @@ void log_set_level(enum log_level level)
 void log_set_fd(int fd)
 {
 	output_fd = fd;
+}
+
+void log_set_sink(log_sink_fn fn)
+{
+	sink = fn;
 }
 
 int log_level_parse(const char *name, enum log_level *out)
@@ -294,6 +301,10 @@ static void emit(enum log_level level, int64_t now_ms, const char *event,
 		out_char(&o, ' ');
 		out_str(&o, body);
 	}
+	if (sink) {
+		sink(level, process_name, event, body, line);
+		return;
+	}
 	line[o.len++] = '\n';
 	write_line(line, o.len);
 }
@@ -387,4 +398,78 @@ void log_flush_repeats(void)
 	for (size_t i = 0; i < LOG_REPEAT_SLOTS; i++)
 		if (repeats[i].hash != 0)
 			flush_slot(&repeats[i], now_ms);
+}
+
+/* Reads one value at *P: bare up to a space, or quoted with the escapes
+ * out_value writes. */
+static int parse_value(const char **p, char *out, size_t size)
+{
+	const char *s = *p;
+	size_t n = 0;
+
+	if (*s != '"') {
+		while (*s && *s != ' ' && n + 1 < size)
+			out[n++] = *s++;
+		out[n] = '\0';
+		*p = s;
+		return 0;
+	}
+
+	s++;
+	while (*s && *s != '"') {
+		char c = *s++;
+		if (c == '\\') {
+			char e = *s++;
+			if (e == 'n')
+				c = '\n';
+			else if (e == 'r')
+				c = '\r';
+			else if (e == 't')
+				c = '\t';
+			else if (e == 'x' && isxdigit((unsigned char)s[0]) &&
+				 isxdigit((unsigned char)s[1])) {
+				char hex[3] = {s[0], s[1], '\0'};
+				c = (char)strtol(hex, NULL, 16);
+				s += 2;
+			} else if (e == '"' || e == '\\')
+				c = e;
+			else
+				return -1;
+		}
+		if (n + 1 < size)
+			out[n++] = c;
+	}
+	if (*s != '"')
+		return -1;
+	out[n] = '\0';
+	*p = s + 1;
+	return 0;
+}
+
+int log_parse_body(const char *body,
+		   void (*fn)(const char *key, const char *value, void *arg),
+		   void *arg)
+{
+	const char *p = body;
+	char key[64];
+	char value[LOG_LINE_MAX];
+
+	while (*p) {
+		size_t n = 0;
+
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			break;
+		while (*p && *p != '=' && *p != ' ' && n + 1 < sizeof(key))
+			key[n++] = *p++;
+		key[n] = '\0';
+		if (*p != '=' || n == 0)
+			return -1;
+		p++;
+		if (parse_value(&p, value, sizeof(value)) < 0)
+			return -1;
+		fn(key, value, arg);
+	}
+	return 0;
 }

@@ -37,6 +37,25 @@ int log_level_parse(const char *name, enum log_level *out);
 /* Redirects output to FD instead of stderr (tests read their own logs). */
 void log_set_fd(int fd);
 
+/* A destination that replaces the line on stderr, for example the systemd
+ * journal. It gets the level, the event, the process name (may be NULL),
+ * the key=value body and the whole formatted line without its newline. */
+typedef void (*log_sink_fn)(enum log_level level, const char *process,
+			    const char *event, const char *body,
+			    const char *line);
+void log_set_sink(log_sink_fn sink);
+
+/* Sends every event to the systemd journal, with the event and each
+ * key=value pair as its own field, when stderr is the journal stream that
+ * systemd set up (JOURNAL_STREAM). Returns true when it switched. */
+bool log_use_journal_if_available(void);
+
+/* Splits a key=value body as log_event writes it. Calls FN for each pair
+ * with the value unquoted; stops and returns -1 at malformed text. */
+int log_parse_body(const char *body,
+		   void (*fn)(const char *key, const char *value, void *arg),
+		   void *arg);
+
 void log_event(enum log_level level, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void log_eventv(enum log_level level, const char *event, const char *fmt,

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -142,6 +143,56 @@ static void format_numbers_and_width(void **state)
 	    strstr(text, "hex=0a long=-5 llong=1234567890123 neg=-3 pct=%"));
 }
 
+struct pairs {
+	char text[512];
+};
+
+static void collect_pair(const char *key, const char *value, void *arg)
+{
+	struct pairs *p = arg;
+	size_t len = strlen(p->text);
+	snprintf(p->text + len, sizeof(p->text) - len, "[%s|%s]", key, value);
+}
+
+static void body_parse_round_trip(void **state)
+{
+	char body[256];
+	struct pairs pairs = {""};
+
+	log_info("round_trip", "user=%s path=%s n=%d", "bob\nx=1",
+		 "/tmp/a b", 7);
+	const char *text = captured();
+	const char *start = strstr(text, "event=round_trip ");
+	assert_non_null(start);
+	snprintf(body, sizeof(body), "%s", start + strlen("event=round_trip "));
+	body[strcspn(body, "\n")] = '\0';
+
+	assert_int_equal(log_parse_body(body, collect_pair, &pairs), 0);
+	assert_string_equal(pairs.text, "[user|bob\nx=1][path|/tmp/a b][n|7]");
+}
+
+static void body_parse_rejects_malformed(void **state)
+{
+	struct pairs pairs = {""};
+
+	assert_int_equal(log_parse_body("novalue", collect_pair, &pairs), -1);
+	assert_int_equal(log_parse_body("k=\"open", collect_pair, &pairs), -1);
+	assert_int_equal(log_parse_body("k=\"bad\\q\"", collect_pair, &pairs),
+			 -1);
+	assert_int_equal(log_parse_body("", collect_pair, &pairs), 0);
+}
+
+static void journal_needs_its_stream(void **state)
+{
+	/* A JOURNAL_STREAM that does not name stderr leaves output alone. */
+	setenv("JOURNAL_STREAM", "1:1", 1);
+	assert_false(log_use_journal_if_available());
+	setenv("JOURNAL_STREAM", "garbage", 1);
+	assert_false(log_use_journal_if_available());
+	unsetenv("JOURNAL_STREAM");
+	assert_false(log_use_journal_if_available());
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -160,6 +211,10 @@ int main(void)
 	    cmocka_unit_test(level_names_parse),
 	    cmocka_unit_test_setup_teardown(format_numbers_and_width,
 					    setup_capture, teardown_capture),
+	    cmocka_unit_test_setup_teardown(body_parse_round_trip,
+					    setup_capture, teardown_capture),
+	    cmocka_unit_test(body_parse_rejects_malformed),
+	    cmocka_unit_test(journal_needs_its_stream),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
