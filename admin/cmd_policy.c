@@ -35,7 +35,7 @@ static json_t *names_to_json(const struct policy *policy, bool projects)
 
 static json_t *principals_summary(const struct policy_principals *principals)
 {
-	return json_pack("{s:i, s:i}", "groups",
+	return json_pack("{s:I, s:I}", "groups",
 			 (json_int_t)principals->groups.count, "users",
 			 (json_int_t)principals->users.count);
 }
