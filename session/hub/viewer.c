@@ -203,7 +203,8 @@ static int filter_set_encodings(struct hub_viewer *v, struct buf_reader *r,
 	uint8_t out[4 + 4 * HUB_MAX_ENCODINGS];
 	size_t kept = 0;
 
-	buf_skip(r, 2);
+	/* The type byte is read; one byte of padding precedes the count. */
+	buf_skip(r, 1);
 	if (buf_get_u16be(r, &count) < 0)
 		return 0;
 	if (count > HUB_MAX_ENCODINGS) {
