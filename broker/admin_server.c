@@ -73,6 +73,16 @@ static void reply(struct admin_client *c, uint32_t request_id, json_t *body)
 	json_decref(body);
 }
 
+/* Sends a successful reply with FD, which ipc_send duplicates, then closes
+ * FD. */
+static void reply_with_fd(struct admin_client *c, uint32_t request_id,
+			  json_t *body, int fd)
+{
+	ipc_send(c->channel, IPC_ADMIN_REPLY, request_id, body, &fd, 1);
+	json_decref(body);
+	close(fd);
+}
+
 static void reply_error(struct admin_client *c, uint32_t request_id,
 			const char *message)
 {
@@ -138,8 +148,11 @@ static void handle_request(struct admin_client *c, struct ipc_msg *msg)
 	}
 
 	json_t *empty = json_object();
+	int reply_fd = -1;
+	c->caller.reply_fd = &reply_fd;
 	int rc = cmd->handler(m, &c->caller, args ? args : empty, &result,
 			      error, sizeof(error));
+	c->caller.reply_fd = NULL;
 	json_decref(empty);
 
 	json_t *details =
@@ -155,12 +168,17 @@ static void handle_request(struct admin_client *c, struct ipc_msg *msg)
 
 	if (rc < 0) {
 		json_decref(result);
+		if (reply_fd >= 0)
+			close(reply_fd);
 		reply_error(c, msg->request_id, error[0] ? error : "failed");
 		return;
 	}
-	reply(c, msg->request_id,
-	      json_pack("{s:b, s:o}", "ok", 1, "result",
-			result ? result : json_object()));
+	json_t *body = json_pack("{s:b, s:o}", "ok", 1, "result",
+				 result ? result : json_object());
+	if (reply_fd >= 0)
+		reply_with_fd(c, msg->request_id, body, reply_fd);
+	else
+		reply(c, msg->request_id, body);
 }
 
 static void on_client(struct event_loop *loop, int fd, short revents, void *arg)

@@ -22,6 +22,9 @@ struct admin_caller {
 	pid_t pid;
 	char name[64];	/* user name, or "uid:N" when it has none */
 	char actor[96]; /* audit actor, "local:NAME" */
+	/* Where a handler may store a descriptor (such as a viewer socket)
+	 * to send with its reply; the server closes it after sending. */
+	int *reply_fd;
 };
 
 /* A request handler fills *RESULT (a new JSON object) and returns 0, or

@@ -68,6 +68,11 @@ static const struct policy_action_info actions[POLICY_ACTION_COUNT] = {
 					    "list session recordings", true},
     [POLICY_ACTION_ADMIN_RECORDING_EXPORT] = {"admin.recording_export",
 					      "copy out a recording", true},
+    [POLICY_ACTION_ADMIN_SESSION_START] = {"admin.session_start",
+					   "start a session for a user", true},
+    [POLICY_ACTION_ADMIN_SESSION_ATTACH] = {"admin.session_attach",
+					    "watch or join a user's session",
+					    true},
 };
 
 const struct policy_action_info *policy_action_info(enum policy_action action)
