@@ -3,6 +3,7 @@
  *   web_main.c     process setup, the master channel, signals
  *   web_server.c   libwebsockets context, TLS vhost, accepting connections
  *   web_http.c     request dispatch, responses, security headers, request log
+ *   web_api.c      the JSON API: calls forwarded to the master and its replies
  *   web_static.c   static files below static_dir
  *   web_seccomp.c  the system call allowlist
  *
@@ -30,6 +31,34 @@ struct web_config {
 	enum log_level log_level;
 };
 
+/* Size of a session token in the trellis_session cookie: 32 random bytes in
+ * base64url without padding. */
+#define WEB_TOKEN_LEN 43
+/* SHA-256 of a token, in lowercase hex, as the master names a login. */
+#define WEB_TOKEN_HASH_LEN 64
+
+/* Largest JSON body an API call may have. Larger bodies get 413 as soon as
+ * their Content-Length or their received bytes pass it. */
+#define WEB_API_MAX_BODY (16u * 1024u)
+
+/* How long an API call waits for the master's reply before it gets 503. */
+#define WEB_API_REPLY_TIMEOUT_MS 10000
+
+/* API calls waiting for the master's reply, by request id. An entry is
+ * removed when the reply arrives, the wait times out or the connection
+ * closes, so a late reply finds no entry and is dropped. */
+struct web_pending_call {
+	uint32_t request_id;
+	struct lws *wsi;
+};
+
+/* An open WebSocket connection and the login it belongs to, so that
+ * IPC_WEB_LOGOUT can close it. */
+struct web_login_socket {
+	char token_hash[WEB_TOKEN_HASH_LEN + 1];
+	struct lws *wsi;
+};
+
 struct web_state {
 	struct web_config config;
 	struct lws_context *context;
@@ -39,6 +68,14 @@ struct web_state {
 	int static_dir_fd;	/* O_PATH descriptor of config.static_dir */
 	bool stopping;
 	int exit_status;
+
+	uint32_t last_request_id;
+	struct web_pending_call *pending;
+	size_t pending_count;
+	size_t pending_capacity;
+	struct web_login_socket *login_sockets;
+	size_t login_socket_count;
+	size_t login_socket_capacity;
 };
 
 /* web_main.c */
@@ -73,6 +110,72 @@ size_t web_http_session_size(void);
 /* Canned security headers for the vhost. lws adds them to every response,
  * its own error responses included. */
 extern const struct lws_protocol_vhost_options web_security_headers[];
+
+/* The master's decision on an API call, checked by web_api.c. */
+enum web_cookie_action {
+	WEB_COOKIE_KEEP,
+	WEB_COOKIE_SET,
+	WEB_COOKIE_CLEAR,
+};
+
+struct web_reply {
+	unsigned status;
+	char *body; /* JSON text, owned */
+	enum web_cookie_action cookie_action;
+	char token[WEB_TOKEN_LEN + 1]; /* with WEB_COOKIE_SET */
+	int64_t cookie_max_age_s;      /* Max-Age with WEB_COOKIE_SET, or -1 */
+	int64_t retry_after_s;	       /* Retry-After header, or -1 */
+};
+
+void web_reply_clear(struct web_reply *reply);
+
+/* Hands the master's reply to the waiting connection WSI, which sends it
+ * when lws next reports it writeable. Takes the contents of REPLY. */
+void web_http_deliver_reply(struct lws *wsi, struct web_reply *reply);
+
+/* web_api.c */
+
+/* Copies the trellis_session cookie into TOKEN. Returns false when the
+ * cookie is absent, malformed or present more than once. */
+bool web_session_cookie(struct lws *wsi, char token[WEB_TOKEN_LEN + 1]);
+
+/* Starts the IPC_WEB_REQUEST of call NAME ("login", "me", "authorize" ...)
+ * with the facts the master decides on: method, path, peer address, the
+ * raw X-Forwarded-For, Origin, the session token and the X-CSRF-Token
+ * header.
+ * Reads the headers of WSI, so it must run while they are attached. */
+json_t *web_api_request_new(struct lws *wsi, const char *name,
+			    const char *method, const char *path,
+			    const char *peer);
+
+/* Sends REQUEST to the master and records WSI as waiting for the reply.
+ * Returns 0, or -1 when too many calls wait or the channel failed. */
+int web_api_forward(struct web_state *state, struct lws *wsi, json_t *request);
+
+/* Asks the master whether the login of WSI's session cookie may use PATH.
+ * The reply (401 without a complete login, else the master's status)
+ * arrives through web_http_deliver_reply. Returns 0 or -1 as
+ * web_api_forward. */
+int web_authorize(struct web_state *state, struct lws *wsi, const char *method,
+		  const char *path, const char *peer);
+
+/* Forgets the call WSI waits for, if any. */
+void web_api_cancel(struct web_state *state, struct lws *wsi);
+
+void web_api_handle_reply(struct web_state *state, struct ipc_msg *msg);
+void web_api_handle_logout(struct web_state *state, struct ipc_msg *msg);
+
+/* Registers the WebSocket WSI under the login TOKEN_HASH, so that the
+ * master's IPC_WEB_LOGOUT closes it. The WebSocket's close callback must
+ * call web_login_socket_remove. */
+int web_login_socket_add(struct web_state *state, const char *token_hash,
+			 struct lws *wsi);
+void web_login_socket_remove(struct web_state *state, struct lws *wsi);
+
+/* Writes the lowercase hex SHA-256 of TOKEN. */
+int web_token_hash(const char *token, char out[WEB_TOKEN_HASH_LEN + 1]);
+
+void web_api_free(struct web_state *state);
 
 /* web_static.c */
 enum web_static_result {

@@ -1,9 +1,13 @@
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "broker/web/web.h"
+#include "lib/cleanup.h"
 
 /* Bytes read from a file per writeable callback. */
 #define WEB_FILE_CHUNK (16u * 1024u)
@@ -37,7 +41,20 @@ struct web_request {
 	int file_fd;
 	uint64_t length;
 	uint64_t sent;
-	bool body_pending; /* headers sent, body not yet complete */
+	bool body_pending;    /* headers sent, body not yet complete */
+	bool response_queued; /* response set, headers go out when writeable */
+	bool close_after; /* close instead of reading an unread request body */
+	char *owned_body; /* body from the master, freed with the request */
+	char set_cookie[160];
+	char retry_after[24];
+
+	/* An API call: the IPC_WEB_REQUEST under construction while its body
+	 * arrives, then the wait for the master's reply. */
+	json_t *api_request;
+	char *request_body;
+	size_t request_body_len;
+	size_t request_body_expected;
+	bool awaiting_master;
 };
 
 typedef int (*web_handler_fn)(struct lws *wsi, struct web_state *state,
@@ -49,6 +66,27 @@ struct web_route {
 	unsigned methods; /* enum web_method bits */
 	web_handler_fn handler;
 };
+
+/* API calls the master decides, by exact path. Every other path below
+ * /api is the call "authorize", so the master replies 401 to a client
+ * without a complete login and 404 to one with it. */
+struct web_api_route {
+	const char *path;
+	enum web_method method;
+	const char *call; /* "call" member of IPC_WEB_REQUEST */
+};
+
+static const struct web_api_route api_routes[] = {
+    {"/api/login", WEB_METHOD_POST, "login"},
+    {"/api/login/totp", WEB_METHOD_POST, "login_totp"},
+    {"/api/enrol/begin", WEB_METHOD_POST, "enrol_begin"},
+    {"/api/enrol/confirm", WEB_METHOD_POST, "enrol_confirm"},
+    {"/api/logout", WEB_METHOD_POST, "logout"},
+    {"/api/me", WEB_METHOD_GET, "me"},
+};
+
+#define WEB_SESSION_COOKIE_ATTRIBUTES                                          \
+	"; HttpOnly; Secure; SameSite=Strict; Path=/"
 
 /* The headers on every response. The Content-Security-Policy allows no
  * inline script or style and no framing. HSTS makes browsers use only
@@ -84,10 +122,25 @@ size_t web_http_session_size(void)
 	return sizeof(struct web_request);
 }
 
-static void request_reset(struct web_request *req)
+/* Frees what REQ owns: the file, the API call and the master's body. */
+static void request_release(struct web_request *req)
 {
 	if (req->has_file)
 		close(req->file_fd);
+	req->has_file = false;
+	req->file_fd = -1;
+	json_decref(req->api_request);
+	req->api_request = NULL;
+	free(req->request_body);
+	req->request_body = NULL;
+	free(req->owned_body);
+	req->owned_body = NULL;
+	explicit_bzero(req->set_cookie, sizeof(req->set_cookie));
+}
+
+static void request_reset(struct web_request *req)
+{
+	request_release(req);
 	memset(req, 0, sizeof(*req));
 	req->file_fd = -1;
 	req->method_name = "unknown";
@@ -121,11 +174,11 @@ static void request_log(const struct web_request *req)
 static int request_complete(struct lws *wsi, struct web_request *req)
 {
 	req->body_pending = false;
-	if (req->has_file) {
-		close(req->file_fd);
-		req->has_file = false;
-		req->file_fd = -1;
-	}
+	request_release(req);
+	/* lws would read and discard the rest of a request body, up to
+	 * 100 MB when a POST names no length. Closing ends that at once. */
+	if (req->close_after && !lws_partial_buffered(wsi))
+		return -1;
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
@@ -141,7 +194,7 @@ static int add_header(struct lws *wsi, enum lws_token_indexes token,
 
 /* Writes the status line and headers of the response described in REQ;
  * the body follows in LWS_CALLBACK_HTTP_WRITEABLE. */
-static int send_response(struct lws *wsi, struct web_request *req)
+static int write_headers(struct lws *wsi, struct web_request *req)
 {
 	unsigned char buf[LWS_PRE + 2048];
 	unsigned char *start = buf + LWS_PRE, *p = start;
@@ -156,9 +209,22 @@ static int send_response(struct lws *wsi, struct web_request *req)
 	    add_header(wsi, WSI_TOKEN_HTTP_ALLOW, req->allow, &p, end) ||
 	    add_header(wsi, WSI_TOKEN_HTTP_LOCATION,
 		       req->location[0] ? req->location : NULL, &p, end) ||
+	    add_header(wsi, WSI_TOKEN_HTTP_SET_COOKIE,
+		       req->set_cookie[0] ? req->set_cookie : NULL, &p, end) ||
+	    add_header(wsi, WSI_TOKEN_HTTP_RETRY_AFTER,
+		       req->retry_after[0] ? req->retry_after : NULL, &p,
+		       end) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
 		return -1;
+	/* The buffer may hold a session token in Set-Cookie. */
+	explicit_bzero(buf, sizeof(buf));
+	return 0;
+}
 
+static int send_response(struct lws *wsi, struct web_request *req)
+{
+	if (write_headers(wsi, req) < 0)
+		return -1;
 	if (req->method == WEB_METHOD_HEAD || req->length == 0)
 		return request_complete(wsi, req);
 	req->body_pending = true;
@@ -176,6 +242,21 @@ static int respond_text(struct lws *wsi, struct web_request *req,
 	req->body = body;
 	req->length = strlen(body);
 	return send_response(wsi, req);
+}
+
+/* Sets the response like respond_text, for sending when lws reports the
+ * connection writeable: the callbacks that use it may not write. */
+static void queue_text(struct lws *wsi, struct web_request *req,
+		       unsigned status, const char *content_type,
+		       const char *body)
+{
+	req->status = status;
+	req->content_type = content_type;
+	req->cache_control = "no-store";
+	req->body = body;
+	req->length = strlen(body);
+	req->response_queued = true;
+	lws_callback_on_writable(wsi);
 }
 
 static int respond_not_found(struct lws *wsi, struct web_request *req)
@@ -247,6 +328,386 @@ static const struct web_route *find_route(const char *path)
 	return &static_route;
 }
 
+static bool is_api_path(const char *path)
+{
+	return strcmp(path, "/api") == 0 || strncmp(path, "/api/", 5) == 0;
+}
+
+static const struct web_api_route *find_api_route(const char *path)
+{
+	for (size_t i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++)
+		if (strcmp(api_routes[i].path, path) == 0)
+			return &api_routes[i];
+	return NULL;
+}
+
+#define WEB_JSON "application/json"
+
+/* Largest unread request body that lws discards to keep the connection. */
+#define WEB_DISCARD_MAX (1024u * 1024u)
+
+static void queue_api_error(struct lws *wsi, struct web_request *req,
+			    unsigned status, const char *body)
+{
+	queue_text(wsi, req, status, WEB_JSON, body);
+}
+
+/* The browser names the page that sent a request in Origin. Only the
+ * portal's own origin may post, so another site cannot make a logged-in
+ * browser call the API. A request without Origin is rejected too. */
+static bool origin_matches(struct lws *wsi, const struct web_state *state)
+{
+	char origin[256];
+
+	if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) <= 0)
+		return false;
+	return strcmp(origin, state->config.origin) == 0;
+}
+
+/* Accepts "application/json" with parameters such as "; charset=utf-8". */
+static bool content_type_is_json(struct lws *wsi)
+{
+	static const char json_type[] = "application/json";
+	char type[128];
+
+	if (lws_hdr_copy(wsi, type, sizeof(type),
+			 WSI_TOKEN_HTTP_CONTENT_TYPE) <= 0)
+		return false;
+	if (strncasecmp(type, json_type, strlen(json_type)) != 0)
+		return false;
+	char next = type[strlen(json_type)];
+	return next == '\0' || next == ';' || next == ' ';
+}
+
+/* Parses Content-Length as decimal digits only. Returns 0, or -1 when it
+ * is missing (*missing set) or malformed. */
+static int parse_content_length(struct lws *wsi, uint64_t *length,
+				bool *missing)
+{
+	char text[24];
+	int len = lws_hdr_copy(wsi, text, sizeof(text),
+			       WSI_TOKEN_HTTP_CONTENT_LENGTH);
+
+	*missing = len == 0;
+	if (len <= 0 || len > 19)
+		return -1;
+	uint64_t value = 0;
+	for (int i = 0; i < len; i++) {
+		if (text[i] < '0' || text[i] > '9')
+			return -1;
+		value = value * 10 + (uint64_t)(text[i] - '0');
+	}
+	*length = value;
+	return 0;
+}
+
+/* Whether a request body that will not be read should end the connection.
+ * lws reads and discards an unread body before the next request, which
+ * for a POST without Content-Length means up to 100 MB. Closing at once
+ * can make the kernel reset the connection before the client reads the
+ * response, so bodies of up to WEB_DISCARD_MAX are discarded instead. */
+static bool unread_body_needs_close(struct lws *wsi,
+				    const struct web_request *req)
+{
+	uint64_t length = 0;
+	bool missing = false;
+
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
+		return true;
+	if (parse_content_length(wsi, &length, &missing) < 0)
+		return !missing || req->method == WEB_METHOD_POST ||
+		       req->method == WEB_METHOD_OTHER;
+	return length > WEB_DISCARD_MAX;
+}
+
+/* Waits for the master's reply, which web_http_deliver_reply hands over,
+ * or for the timer that sends 503. */
+static void api_wait(struct lws *wsi, struct web_request *req)
+{
+	req->awaiting_master = true;
+	/* lws's own content timeout would close the connection first and
+	 * without a response. */
+	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+	lws_set_timer_usecs(wsi, (lws_usec_t)WEB_API_REPLY_TIMEOUT_MS *
+				     LWS_US_PER_MS);
+}
+
+static void api_forward(struct lws *wsi, struct web_state *state,
+			struct web_request *req)
+{
+	json_t *request = steal_pointer(&req->api_request);
+	int rc = web_api_forward(state, wsi, request);
+
+	json_decref(request);
+	if (rc < 0) {
+		queue_api_error(wsi, req, HTTP_STATUS_SERVICE_UNAVAILABLE,
+				"{\"error\":\"service unavailable\"}");
+		return;
+	}
+	api_wait(wsi, req);
+}
+
+/* Checks the body's framing and type before any byte of it arrives, then
+ * lets lws deliver it to api_receive_body. */
+static void api_expect_body(struct lws *wsi, struct web_state *state,
+			    struct web_request *req)
+{
+	uint64_t length = 0;
+	bool missing = false;
+
+	req->close_after = unread_body_needs_close(wsi, req);
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0 ||
+	    parse_content_length(wsi, &length, &missing) < 0) {
+		if (missing || lws_hdr_total_length(
+				   wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
+			queue_api_error(wsi, req, HTTP_STATUS_LENGTH_REQUIRED,
+					"{\"error\":\"Content-Length "
+					"required\"}");
+		else
+			queue_api_error(wsi, req, HTTP_STATUS_BAD_REQUEST,
+					"{\"error\":\"invalid "
+					"Content-Length\"}");
+		return;
+	}
+	if (length > WEB_API_MAX_BODY) {
+		queue_api_error(wsi, req, HTTP_STATUS_REQ_ENTITY_TOO_LARGE,
+				"{\"error\":\"body larger than 16 KiB\"}");
+		return;
+	}
+	/* An empty body needs no type: it is the empty object. */
+	if (length > 0 && !content_type_is_json(wsi)) {
+		queue_api_error(wsi, req, HTTP_STATUS_UNSUPPORTED_MEDIA_TYPE,
+				"{\"error\":\"Content-Type must be "
+				"application/json\"}");
+		return;
+	}
+
+	if (length == 0) {
+		json_object_set_new(req->api_request, "body", json_object());
+		api_forward(wsi, state, req);
+		return;
+	}
+	req->request_body = malloc((size_t)length);
+	if (req->request_body == NULL) {
+		req->close_after = true;
+		queue_api_error(wsi, req, HTTP_STATUS_SERVICE_UNAVAILABLE,
+				"{\"error\":\"service unavailable\"}");
+		return;
+	}
+	req->request_body_expected = (size_t)length;
+}
+
+/* Counts the bytes as they arrive, so a body never grows past its
+ * Content-Length or WEB_API_MAX_BODY. */
+static void api_receive_body(struct lws *wsi, struct web_request *req,
+			     const void *in, size_t len)
+{
+	if (req->request_body == NULL || req->status != 0)
+		return;
+	if (len > req->request_body_expected - req->request_body_len) {
+		req->close_after = true;
+		queue_api_error(wsi, req, HTTP_STATUS_REQ_ENTITY_TOO_LARGE,
+				"{\"error\":\"body larger than 16 KiB\"}");
+		return;
+	}
+	memcpy(req->request_body + req->request_body_len, in, len);
+	req->request_body_len += len;
+}
+
+static void api_body_complete(struct lws *wsi, struct web_state *state,
+			      struct web_request *req)
+{
+	json_error_t error;
+
+	if (req->request_body == NULL || req->status != 0)
+		return;
+
+	json_t *body = NULL;
+	if (req->request_body_len == req->request_body_expected)
+		body = json_loadb(req->request_body, req->request_body_len,
+				  JSON_REJECT_DUPLICATES, &error);
+	/* The body may hold a password. */
+	explicit_bzero(req->request_body, req->request_body_expected);
+	free(req->request_body);
+	req->request_body = NULL;
+
+	if (!json_is_object(body)) {
+		json_decref(body);
+		queue_api_error(wsi, req, HTTP_STATUS_BAD_REQUEST,
+				"{\"error\":\"body must be a JSON object "
+				"without duplicate keys\"}");
+		return;
+	}
+	json_object_set_new(req->api_request, "body", body);
+	api_forward(wsi, state, req);
+}
+
+/* Routes a path below /api. The web front checks the method, the Origin
+ * of a POST and the body; the master decides the call itself. */
+static int handle_api(struct lws *wsi, struct web_state *state,
+		      struct web_request *req)
+{
+	const struct web_api_route *route = find_api_route(req->path);
+
+	req->close_after = unread_body_needs_close(wsi, req);
+
+	if (route != NULL && route->method != req->method) {
+		req->allow = route->method == WEB_METHOD_POST ? "POST" : "GET";
+		queue_api_error(wsi, req, HTTP_STATUS_METHOD_NOT_ALLOWED,
+				"{\"error\":\"method not allowed\"}");
+		return 0;
+	}
+	if (req->method == WEB_METHOD_POST && !origin_matches(wsi, state)) {
+		queue_api_error(wsi, req, HTTP_STATUS_FORBIDDEN,
+				"{\"error\":\"Origin does not match the "
+				"portal\"}");
+		return 0;
+	}
+
+	if (route == NULL) {
+		if (web_authorize(state, wsi, req->method_name, req->path,
+				  req->peer) < 0)
+			queue_api_error(wsi, req,
+					HTTP_STATUS_SERVICE_UNAVAILABLE,
+					"{\"error\":\"service unavailable\"}");
+		else
+			api_wait(wsi, req);
+		return 0;
+	}
+
+	req->api_request = web_api_request_new(
+	    wsi, route->call, req->method_name, req->path, req->peer);
+	if (req->api_request == NULL) {
+		queue_api_error(wsi, req, HTTP_STATUS_SERVICE_UNAVAILABLE,
+				"{\"error\":\"service unavailable\"}");
+		return 0;
+	}
+	if (route->method == WEB_METHOD_GET) {
+		api_forward(wsi, state, req);
+		return 0;
+	}
+	api_expect_body(wsi, state, req);
+	return 0;
+}
+
+void web_http_deliver_reply(struct lws *wsi, struct web_reply *reply)
+{
+	struct web_request *req = lws_wsi_user(wsi);
+
+	if (req == NULL || !req->awaiting_master) {
+		web_reply_clear(reply);
+		return;
+	}
+	req->awaiting_master = false;
+	lws_set_timer_usecs(wsi, LWS_SET_TIMER_USEC_CANCEL);
+
+	if (reply->cookie_action == WEB_COOKIE_SET &&
+	    reply->cookie_max_age_s >= 0)
+		snprintf(req->set_cookie, sizeof(req->set_cookie),
+			 "trellis_session=%s" WEB_SESSION_COOKIE_ATTRIBUTES
+			 "; Max-Age=%lld",
+			 reply->token, (long long)reply->cookie_max_age_s);
+	else if (reply->cookie_action == WEB_COOKIE_SET)
+		snprintf(req->set_cookie, sizeof(req->set_cookie),
+			 "trellis_session=%s" WEB_SESSION_COOKIE_ATTRIBUTES,
+			 reply->token);
+	else if (reply->cookie_action == WEB_COOKIE_CLEAR)
+		snprintf(req->set_cookie, sizeof(req->set_cookie),
+			 "trellis_session=" WEB_SESSION_COOKIE_ATTRIBUTES
+			 "; Max-Age=0");
+
+	if (reply->retry_after_s >= 0)
+		snprintf(req->retry_after, sizeof(req->retry_after), "%lld",
+			 (long long)reply->retry_after_s);
+
+	req->owned_body = steal_pointer(&reply->body);
+	queue_api_error(wsi, req, reply->status,
+			req->owned_body ? req->owned_body : "{}");
+	web_reply_clear(reply);
+}
+
+static void api_timeout(struct lws *wsi, struct web_state *state,
+			struct web_request *req)
+{
+	if (!req->awaiting_master)
+		return;
+	web_api_cancel(state, wsi);
+	req->awaiting_master = false;
+	log_warn("web_reply_timeout", "path=%s peer=%s timeout_ms=%d",
+		 req->path, req->peer, WEB_API_REPLY_TIMEOUT_MS);
+	queue_api_error(wsi, req, HTTP_STATUS_SERVICE_UNAVAILABLE,
+			"{\"error\":\"the broker did not answer in time\"}");
+}
+
+/* A valid Sec-WebSocket-Key is 16 bytes in base64: 22 characters and
+ * "==" (RFC 6455, section 4.1). */
+static bool websocket_handshake_valid(struct lws *wsi)
+{
+	char key[32], version[8];
+
+	if (lws_hdr_copy(wsi, key, sizeof(key), WSI_TOKEN_KEY) != 24 ||
+	    lws_hdr_copy(wsi, version, sizeof(version), WSI_TOKEN_VERSION) <= 0)
+		return false;
+	if (strcmp(version, "13") != 0 || strcmp(key + 22, "==") != 0)
+		return false;
+	for (int i = 0; i < 22; i++)
+		if (!isalnum((unsigned char)key[i]) && key[i] != '+' &&
+		    key[i] != '/')
+			return false;
+	return true;
+}
+
+/* Writes the whole response from inside LWS_CALLBACK_HTTP_CONFIRM_UPGRADE,
+ * where lws expects it done when the callback returns 1. */
+static int respond_upgrade(struct lws *wsi, struct web_request *req,
+			   unsigned status, const char *body)
+{
+	unsigned char buf[LWS_PRE + 512];
+	size_t len = strlen(body);
+
+	req->status = status;
+	req->content_type = WEB_JSON;
+	req->cache_control = "no-store";
+	req->length = len;
+	if (write_headers(wsi, req) < 0 || len + LWS_PRE > sizeof(buf))
+		return -1;
+	memcpy(buf + LWS_PRE, body, len);
+	if (lws_write(wsi, buf + LWS_PRE, len, LWS_WRITE_HTTP_FINAL) !=
+	    (int)len)
+		return -1;
+	return 1;
+}
+
+/* Responds to every WebSocket upgrade. lws 4.1 needs the decision before this
+ * callback returns, so it cannot wait for the master here. */
+static int handle_upgrade(struct lws *wsi, struct web_state *state,
+			  struct web_request *req, const char *upgrade)
+{
+	request_reset(req);
+	request_parse_method(wsi, req);
+	lws_get_peer_simple(wsi, req->peer, sizeof(req->peer));
+	if (lws_hdr_copy(wsi, req->path, sizeof(req->path),
+			 WSI_TOKEN_GET_URI) <= 0)
+		snprintf(req->path, sizeof(req->path), "%s", "(not GET)");
+
+	if (strcasecmp(upgrade, "websocket") != 0 ||
+	    req->method != WEB_METHOD_GET || !websocket_handshake_valid(wsi))
+		return respond_upgrade(wsi, req, HTTP_STATUS_BAD_REQUEST,
+				       "{\"error\":\"invalid WebSocket "
+				       "handshake\"}");
+	if (!origin_matches(wsi, state))
+		return respond_upgrade(wsi, req, HTTP_STATUS_FORBIDDEN,
+				       "{\"error\":\"Origin does not match "
+				       "the portal\"}");
+
+	/* TODO: no path serves a WebSocket yet, so every upgrade is denied.
+	 * The desktop endpoint needs the master's decision (web_authorize)
+	 * ready before this callback, for example granted by the master when
+	 * the session is launched and revoked with IPC_WEB_LOGOUT. */
+	return respond_upgrade(wsi, req, HTTP_STATUS_UNAUTHORIZED,
+			       "{\"error\":\"login required\"}");
+}
+
 static int on_request(struct lws *wsi, struct web_state *state,
 		      struct web_request *req, const char *path, size_t len)
 {
@@ -262,6 +723,9 @@ static int on_request(struct lws *wsi, struct web_state *state,
 	}
 	memcpy(req->path, path, len);
 	req->path[len] = '\0';
+
+	if (is_api_path(req->path))
+		return handle_api(wsi, state, req);
 
 	const struct web_route *route = find_route(req->path);
 	if (!(route->methods & req->method))
@@ -317,26 +781,46 @@ int web_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_HTTP:
 		return on_request(wsi, state, req, in, len);
 	case LWS_CALLBACK_HTTP_WRITEABLE:
+		if (req != NULL && req->response_queued) {
+			req->response_queued = false;
+			return send_response(wsi, req);
+		}
 		if (req == NULL || !req->body_pending)
 			return 0;
 		return on_writeable(wsi, req);
 	case LWS_CALLBACK_HTTP_BODY:
-	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		/* No route takes a request body yet, so it is discarded. The
-		 * response went out from LWS_CALLBACK_HTTP and completes the
-		 * transaction itself; lws's default handler would complete it
-		 * a second time. */
+		/* Only API calls read their body; others discard it. The
+		 * response of a route without a body went out from
+		 * LWS_CALLBACK_HTTP and completes the transaction itself, so
+		 * lws's default handler must not complete it again. */
+		if (req != NULL)
+			api_receive_body(wsi, req, in, len);
 		return 0;
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (req != NULL)
+			api_body_complete(wsi, state, req);
+		return 0;
+	case LWS_CALLBACK_TIMER:
+		if (req != NULL)
+			api_timeout(wsi, state, req);
+		return 0;
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
+		/* lws allocates the connection's user data only for plain
+		 * HTTP, and the upgrade's response is complete on return. */
+		struct web_request upgrade_req = {.file_fd = -1};
+		return handle_upgrade(wsi, state, &upgrade_req, in);
+	}
 	case LWS_CALLBACK_HTTP_BIND_PROTOCOL:
 		if (req != NULL)
 			req->file_fd = -1;
 		break;
 	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-		if (req != NULL && req->has_file) {
-			close(req->file_fd);
-			req->has_file = false;
-			req->file_fd = -1;
+		/* A reply that arrives later finds no waiting call. */
+		web_api_cancel(state, wsi);
+		if (req != NULL) {
+			req->awaiting_master = false;
+			request_release(req);
 		}
 		break;
 	default:

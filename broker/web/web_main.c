@@ -261,6 +261,12 @@ static void handle_master_message(struct web_state *state, struct ipc_msg *msg)
 		log_warn("worker_config_ignored", "reason=%s",
 			 "already configured");
 		break;
+	case IPC_WEB_REPLY:
+		web_api_handle_reply(state, msg);
+		break;
+	case IPC_WEB_LOGOUT:
+		web_api_handle_logout(state, msg);
+		break;
 	default:
 		log_warn("master_message_ignored", "type=%s",
 			 ipc_type_name(msg->type));
@@ -404,6 +410,7 @@ int main(void)
 		status = web_server_run(&state);
 
 	web_server_destroy(&state);
+	web_api_free(&state);
 	ipc_channel_free(state.master);
 	if (state.static_dir_fd >= 0)
 		close(state.static_dir_fd);
