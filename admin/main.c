@@ -8,6 +8,7 @@
 
 #include "admin/client.h"
 #include "admin/cmd_policy.h"
+#include "admin/cmd_users.h"
 
 #define DEFAULT_SOCKET	   "/run/trellis/admin.sock"
 #define DEFAULT_TIMEOUT_MS 30000
@@ -208,6 +209,17 @@ static const struct command commands[] = {
     {"policy", "reload", "",
      "load the policy file again; an invalid file changes nothing",
      run_policy_reload},
+    {"users", "list", "", "list portal users with MFA and lockout state",
+     admin_run_users_list},
+    {"users", "show", "USER",
+     "show one user: directory entry, MFA, failed attempts, lockout",
+     admin_run_users_show},
+    {"users", "unlock", "USER", "clear a user's failed logins and lockout",
+     admin_run_users_unlock},
+    {"users", "reset-mfa", "USER",
+     "remove a user's TOTP secret and end their web sessions; they enrol "
+     "again",
+     admin_run_users_reset_mfa},
 };
 
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "broker/admin_server.h"
+#include "broker/login.h"
 #include "broker/master.h"
 #include "lib/log.h"
 
@@ -86,6 +87,56 @@ static int cmd_policy_reload(struct master *m,
 	return 0;
 }
 
+/* users.*: portal users, their lockouts and TOTP secrets (broker/login.h).
+ * Each takes {"username": NAME} but users.list. */
+static const char *username_arg(json_t *args, char *error, size_t error_size)
+{
+	const char *username =
+	    json_string_value(json_object_get(args, "username"));
+	if (!username)
+		snprintf(error, error_size, "missing argument: username");
+	return username;
+}
+
+static int cmd_users_list(struct master *m, const struct admin_caller *caller,
+			  json_t *args, json_t **result, char *error,
+			  size_t error_size)
+{
+	return login_users_list(m->login, result, error, error_size);
+}
+
+static int cmd_users_show(struct master *m, const struct admin_caller *caller,
+			  json_t *args, json_t **result, char *error,
+			  size_t error_size)
+{
+	const char *username = username_arg(args, error, error_size);
+	if (!username)
+		return -1;
+	return login_user_show(m->login, username, result, error, error_size);
+}
+
+static int cmd_users_unlock(struct master *m, const struct admin_caller *caller,
+			    json_t *args, json_t **result, char *error,
+			    size_t error_size)
+{
+	const char *username = username_arg(args, error, error_size);
+	if (!username)
+		return -1;
+	return login_user_unlock(m->login, caller->actor, username, result,
+				 error, error_size);
+}
+
+static int cmd_users_reset_mfa(struct master *m,
+			       const struct admin_caller *caller, json_t *args,
+			       json_t **result, char *error, size_t error_size)
+{
+	const char *username = username_arg(args, error, error_size);
+	if (!username)
+		return -1;
+	return login_user_reset_mfa(m->login, caller->actor, username, result,
+				    error, error_size);
+}
+
 const struct admin_command admin_commands[] = {
 	{"status", cmd_status, false, POLICY_ACTION_ADMIN_STATUS},
 	{"audit.verify", cmd_audit_verify, false,
@@ -94,6 +145,12 @@ const struct admin_command admin_commands[] = {
 	 POLICY_ACTION_ADMIN_POLICY_SHOW},
 	{"policy.reload", cmd_policy_reload, true,
 	 POLICY_ACTION_ADMIN_POLICY_RELOAD},
+	{"users.list", cmd_users_list, false, POLICY_ACTION_ADMIN_USER_LIST},
+	{"users.show", cmd_users_show, false, POLICY_ACTION_ADMIN_USER_LIST},
+	{"users.unlock", cmd_users_unlock, true,
+	 POLICY_ACTION_ADMIN_USER_UNLOCK},
+	{"users.reset_mfa", cmd_users_reset_mfa, true,
+	 POLICY_ACTION_ADMIN_USER_RESET_MFA},
 };
 
 const size_t admin_command_count =

@@ -258,6 +258,110 @@ static const struct yaml_field workers_fields[] = {
     {0},
 };
 
+/* A numeric IPv4 or IPv6 address, as the web front reports its peers. */
+static const char *check_numeric_address(const char *value)
+{
+	unsigned char address[sizeof(struct in6_addr)];
+	if (inet_pton(AF_INET, value, address) == 1 ||
+	    inet_pton(AF_INET6, value, address) == 1)
+		return NULL;
+	return "use a numeric IPv4 or IPv6 address, such as 127.0.0.1 or ::1";
+}
+
+static const char *check_ldap_uri(const char *value)
+{
+	if (strncmp(value, "ldap://", 7) && strncmp(value, "ldaps://", 8) &&
+	    strncmp(value, "ldapi://", 8))
+		return "use an ldaps://, ldap:// or ldapi:// URI";
+	return NULL;
+}
+
+static const char *const auth_backend_names[] = {"none", "ldap", "pam", NULL};
+static const char *const ldap_group_names[] = {
+    "member_of", "group_of_names", "posix", "none", NULL};
+
+#define LDAP_CFG(member) CFG(auth.ldap.member)
+#define LDAP_STRING(name, checker)                                             \
+	{.key = #name,                                                         \
+	 .type = YAML_FIELD_STRING,                                            \
+	 .offset = LDAP_CFG(name),                                             \
+	 .check = checker}
+
+static const struct yaml_field ldap_fields[] = {
+    {.key = "uri",
+     .type = YAML_FIELD_STRING,
+     .offset = LDAP_CFG(uri),
+     .check = check_ldap_uri},
+    {.key = "start_tls", .type = YAML_FIELD_BOOL, .offset = LDAP_CFG(start_tls)},
+    LDAP_STRING(ca_file, check_absolute_path),
+    {.key = "allow_plaintext",
+     .type = YAML_FIELD_BOOL,
+     .offset = LDAP_CFG(allow_plaintext)},
+    LDAP_STRING(bind_dn, NULL),
+    LDAP_STRING(bind_password_file, check_absolute_path),
+    LDAP_STRING(base_dn, NULL),
+    LDAP_STRING(user_filter, NULL),
+    LDAP_STRING(username_attribute, NULL),
+    LDAP_STRING(stable_id_attribute, NULL),
+    LDAP_STRING(display_name_attribute, NULL),
+    LDAP_STRING(email_attribute, NULL),
+    LDAP_STRING(disabled_filter, NULL),
+    {.key = "group_source",
+     .type = YAML_FIELD_ENUM,
+     .offset = LDAP_CFG(group_source),
+     .names = ldap_group_names},
+    LDAP_STRING(group_base_dn, NULL),
+    {.key = "connect_timeout_ms",
+     .type = YAML_FIELD_UINT32,
+     .offset = LDAP_CFG(connect_timeout_ms),
+     .min = 100,
+     .max = 120000,
+     .default_uint = 5000},
+    {.key = "operation_timeout_ms",
+     .type = YAML_FIELD_UINT32,
+     .offset = LDAP_CFG(operation_timeout_ms),
+     .min = 100,
+     .max = 120000,
+     .default_uint = 10000},
+    {0},
+};
+
+static const struct yaml_field auth_fields[] = {
+    {.key = "backend",
+     .type = YAML_FIELD_ENUM,
+     .offset = CFG(auth.backend),
+     .names = auth_backend_names},
+    {.key = "pam_service",
+     .type = YAML_FIELD_STRING,
+     .offset = CFG(auth.pam_service),
+     .check = check_account_name,
+     .default_string = "trellis"},
+    {.key = "totp_key",
+     .type = YAML_FIELD_STRING,
+     .offset = CFG(auth.totp_key),
+     .check = check_absolute_path},
+    {.key = "totp_issuer",
+     .type = YAML_FIELD_STRING,
+     .offset = CFG(auth.totp_issuer),
+     .default_string = "Trellis"},
+    {.key = "trusted_proxies",
+     .type = YAML_FIELD_STRING_LIST,
+     .offset = CFG(auth.trusted_proxies),
+     .max = CONFIG_MAX_TRUSTED_PROXIES,
+     .check = check_numeric_address},
+    {.key = "threads",
+     .type = YAML_FIELD_UINT32,
+     .offset = CFG(auth.threads),
+     .min = 1,
+     .max = 64,
+     .default_uint = 4},
+    {.key = "ldap",
+     .type = YAML_FIELD_MAPPING,
+     .offset = 0,
+     .fields = ldap_fields},
+    {0},
+};
+
 static const struct yaml_field config_fields[] = {
     {.key = "state_dir",
      .type = YAML_FIELD_STRING,
@@ -299,6 +403,10 @@ static const struct yaml_field config_fields[] = {
      .type = YAML_FIELD_MAPPING,
      .offset = 0,
      .fields = workers_fields},
+    {.key = "auth",
+     .type = YAML_FIELD_MAPPING,
+     .offset = 0,
+     .fields = auth_fields},
     {0},
 };
 
@@ -320,6 +428,10 @@ static int fill_derived(struct trellis_config *config)
 	    asprintf(&config->admin_socket, "%s/admin.sock", config->run_dir) <
 		0)
 		return -1;
+	if (!config->auth.totp_key &&
+	    asprintf(&config->auth.totp_key, "%s/totp.key", config->state_dir) <
+		0)
+		return -1;
 	if (!config->audit_signing_key &&
 	    asprintf(&config->audit_signing_key, "%s/audit-ed25519.pem",
 		     config->state_dir) < 0)
@@ -338,6 +450,40 @@ static bool check_tls_pair(struct yaml_walk *walk,
 			   "set both web.tls_certificate and web.tls_key, or "
 			   "neither to use a generated certificate");
 	return false;
+}
+
+/* The ldap backend cannot work without a server and a search base. */
+static bool check_auth(struct yaml_walk *walk,
+		       const struct trellis_config *config)
+{
+	const struct config_ldap *ldap = &config->auth.ldap;
+	bool ok = true;
+
+	if (config->auth.backend != CONFIG_AUTH_LDAP)
+		return true;
+	if (!ldap->uri) {
+		yaml_walk_error_at(walk, (struct yaml_mark){0, 0},
+				   "auth.ldap.uri",
+				   "auth.backend is ldap: set auth.ldap.uri to "
+				   "the directory server, such as "
+				   "ldaps://ldap.example.org");
+		ok = false;
+	}
+	if (!ldap->base_dn) {
+		yaml_walk_error_at(walk, (struct yaml_mark){0, 0},
+				   "auth.ldap.base_dn",
+				   "auth.backend is ldap: set auth.ldap.base_dn "
+				   "to the search base of user entries");
+		ok = false;
+	}
+	if (ldap->bind_dn && !ldap->bind_password_file) {
+		yaml_walk_error_at(walk, (struct yaml_mark){0, 0},
+				   "auth.ldap.bind_password_file",
+				   "auth.ldap.bind_dn needs "
+				   "auth.ldap.bind_password_file");
+		ok = false;
+	}
+	return ok;
 }
 
 DEFINE_AUTO_CLEANUP(config, struct trellis_config, config_free)
@@ -366,6 +512,7 @@ int config_load(const char *path, struct trellis_config **out,
 	else
 		yaml_fields_apply_defaults(config_fields, config);
 	check_tls_pair(&walk, config);
+	check_auth(&walk, config);
 	size_t errors = walk.error_count;
 	yaml_walk_finish(&walk);
 	if (errors > 0)

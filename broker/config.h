@@ -24,16 +24,88 @@
  *   workers:
  *     directory: <libexecdir>/trellis  # where trellis-web and friends live
  *     restart_max_delay_ms: 30000
+ *   auth:
+ *     backend: none                    # none (portal login off), ldap, pam
+ *     pam_service: trellis             # /etc/pam.d/<pam_service>
+ *     totp_key: <state_dir>/totp.key   # AES-256 key for TOTP secrets, 0600
+ *     totp_issuer: Trellis             # the account label in the TOTP app
+ *     trusted_proxies: []              # peers whose X-Forwarded-For counts
+ *     threads: 4                       # concurrent directory or PAM calls
+ *     ldap:                            # see broker/auth/ldap_login.h
+ *       uri: <required for ldap>       # ldaps://, ldap:// or ldapi://
+ *       start_tls: false
+ *       ca_file: <none>
+ *       allow_plaintext: false         # ldap:// without TLS: tests only
+ *       bind_dn: <none>                # service account; none: anonymous
+ *       bind_password_file: <none>     # file holding its password
+ *       base_dn: <required for ldap>
+ *       user_filter: (&(objectClass=inetOrgPerson)(uid=%s))
+ *       username_attribute: uid
+ *       stable_id_attribute: entryUUID
+ *       display_name_attribute: cn
+ *       email_attribute: mail
+ *       disabled_filter: <none>
+ *       group_source: member_of        # member_of, group_of_names, posix, none
+ *       group_base_dn: <base_dn>
+ *       connect_timeout_ms: 5000
+ *       operation_timeout_ms: 10000
  */
 #ifndef TRELLIS_BROKER_CONFIG_H
 #define TRELLIS_BROKER_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "lib/diag.h"
+#include "lib/yaml_doc.h"
 
 #define CONFIG_MAX_LISTEN 8
+#define CONFIG_MAX_TRUSTED_PROXIES 16
+
+enum config_auth_backend {
+	CONFIG_AUTH_NONE,
+	CONFIG_AUTH_LDAP,
+	CONFIG_AUTH_PAM,
+};
+
+enum config_ldap_groups {
+	CONFIG_LDAP_GROUPS_MEMBER_OF,
+	CONFIG_LDAP_GROUPS_GROUP_OF_NAMES,
+	CONFIG_LDAP_GROUPS_POSIX,
+	CONFIG_LDAP_GROUPS_NONE,
+};
+
+/* Directory settings; NULL strings take libauth's defaults. */
+struct config_ldap {
+	char *uri;
+	bool start_tls;
+	char *ca_file;
+	bool allow_plaintext;
+	char *bind_dn;
+	char *bind_password_file;
+	char *base_dn;
+	char *user_filter;
+	char *username_attribute;
+	char *stable_id_attribute;
+	char *display_name_attribute;
+	char *email_attribute;
+	char *disabled_filter;
+	int group_source; /* enum config_ldap_groups */
+	char *group_base_dn;
+	uint32_t connect_timeout_ms;
+	uint32_t operation_timeout_ms;
+};
+
+struct config_auth {
+	int backend; /* enum config_auth_backend */
+	char *pam_service;
+	char *totp_key;
+	char *totp_issuer;
+	struct yaml_string_list trusted_proxies; /* numeric addresses */
+	uint32_t threads;
+	struct config_ldap ldap;
+};
 
 struct config_listen {
 	char *host;      /* numeric address: "127.0.0.1" or "::1" */
@@ -65,6 +137,8 @@ struct trellis_config {
 
 	char *workers_dir;
 	uint32_t restart_max_delay_ms;
+
+	struct config_auth auth;
 };
 
 /* Reads PATH, fills defaults and validates every key. On error returns -1

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "broker/admin_server.h"
+#include "broker/login.h"
 #include "broker/master.h"
 #include "broker/tls_cert.h"
 #include "lib/cleanup.h"
@@ -277,6 +278,8 @@ static int run(struct master *m)
 	m->admin = admin_server_start(m);
 	if (m->admin == NULL)
 		return -1;
+	if (master_login_start(m) < 0)
+		return -1;
 	if (workers_start_all(m->workers) < 0)
 		return -1;
 
@@ -298,6 +301,9 @@ static int run(struct master *m)
 
 static void master_free(struct master *m)
 {
+	/* Joins the directory threads before the store they report to
+	 * closes. */
+	login_service_stop(m->login);
 	workers_free(m->workers);
 	policy_free(m->policy);
 	for (size_t i = 0; i < m->listen_count; i++)

@@ -15,6 +15,7 @@
 #include "policy/policy.h"
 
 struct admin_server;
+struct login_service;
 
 struct master {
 	struct trellis_config *config;
@@ -23,6 +24,7 @@ struct master {
 	struct event_loop *loop;
 	struct worker_set *workers;
 	struct admin_server *admin;
+	struct login_service *login; /* portal login, broker/login.h */
 	struct policy *policy;      /* replaced whole on a successful reload */
 	int64_t policy_loaded_ms;
 
@@ -47,6 +49,10 @@ int master_audit(struct master *m, const char *action, const char *object,
  * the previous policy stays, every problem is logged, and ERRORS (when not
  * NULL) receives them as a JSON array of strings. Returns 0 or -1. */
 int master_policy_load(struct master *m, const char *actor, json_t **errors);
+
+/* Starts m->login, the portal login service (broker/login_master.c).
+ * Returns 0 or -1. */
+int master_login_start(struct master *m);
 
 /* Decides ACTION for SUBJECT on RESOURCE with the policy in force, and
  * writes every deny to the audit log with the rule that decided it. */

@@ -5,6 +5,8 @@
  * that has shipped: databases in the field have already applied it. */
 #include "broker/store.h"
 
+#include "broker/auth/totp.h"
+
 /* The audit log (see broker/audit.h and docs/audit-log.md). The triggers
  * stop accidental edits through SQL; they do not stop someone who can write
  * the file, which is what the hash chain and signed checkpoints detect. */
@@ -39,8 +41,50 @@ static const char migration_1_audit[] =
     " BEFORE DELETE ON audit_checkpoints"
     " BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;";
 
+/* Portal login (see docs/login.md). users keeps who logged in, by the
+ * backend's stable id; web_sessions keeps only the SHA-256 of each session
+ * token; login_failures counts failed passwords and codes per account
+ * (kind 'user', the lower-cased username) and per source address (kind
+ * 'address'). */
+static const char migration_3_login[] =
+    "CREATE TABLE users ("
+    "  stable_id TEXT PRIMARY KEY,"
+    "  username TEXT NOT NULL,"
+    "  username_key TEXT NOT NULL,"
+    "  display_name TEXT,"
+    "  email TEXT,"
+    "  dn TEXT,"
+    "  first_login_ms INTEGER NOT NULL,"
+    "  last_login_ms INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX users_username_key ON users (username_key);"
+    "CREATE TABLE web_sessions ("
+    "  id TEXT PRIMARY KEY,"
+    "  token_hash BLOB NOT NULL UNIQUE,"
+    "  stable_id TEXT NOT NULL,"
+    "  username TEXT NOT NULL,"
+    "  state TEXT NOT NULL CHECK (state IN ('password', 'enrol', 'active')),"
+    "  groups TEXT NOT NULL,"
+    "  source_address TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  last_seen_ms INTEGER NOT NULL,"
+    "  expires_ms INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX web_sessions_stable_id ON web_sessions (stable_id);"
+    "CREATE TABLE login_failures ("
+    "  kind TEXT NOT NULL CHECK (kind IN ('user', 'address')),"
+    "  key TEXT NOT NULL,"
+    "  failures INTEGER NOT NULL,"
+    "  first_failure_ms INTEGER NOT NULL,"
+    "  last_failure_ms INTEGER NOT NULL,"
+    "  locked_until_ms INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (kind, key)"
+    ");";
+
 const struct store_migration store_migrations[] = {
     {1, "audit log", migration_1_audit},
+    {2, "totp secrets", auth_migration_sql},
+    {3, "portal login", migration_3_login},
 };
 
 const size_t store_migrations_count =

@@ -6,7 +6,8 @@ broker_libbroker_a_SOURCES += \
 	broker/audit_key.c \
 	broker/audit_verify.c
 
-STORE_TEST_LIBS = broker/libbroker.a lib/libtrellis.a \
+# The migrations include the TOTP table from broker/auth/libauth.a.
+STORE_TEST_LIBS = broker/libbroker.a $(TRELLIS_AUTH_LIBS) lib/libtrellis.a \
 	$(SQLITE_LIBS) $(OPENSSL_LIBS) $(JANSSON_LIBS) $(CMOCKA_LIBS)
 STORE_TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(SQLITE_CFLAGS) \
 	$(OPENSSL_CFLAGS) $(JANSSON_CFLAGS)

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "broker/login.h"
 #include "broker/master.h"
 #include "broker/tls_cert.h"
 #include "lib/cleanup.h"
@@ -316,6 +317,17 @@ static void handle_message(struct worker *w, struct ipc_msg *msg)
 	case IPC_PING:
 		ipc_send(w->channel, IPC_PONG, msg->request_id, NULL, NULL, 0);
 		break;
+	case IPC_WEB_REQUEST:
+		if (w->kind->build_config != build_web_config ||
+		    w->set->master->login == NULL) {
+			log_warn("worker_protocol_error",
+				 "worker=%s pid=%d message=%s", w->kind->name,
+				 (int)w->pid, "web_request");
+			return;
+		}
+		login_handle_request(w->set->master->login, msg->request_id,
+				     msg->body);
+		break;
 	default:
 		log_warn("worker_protocol_error",
 			 "worker=%s pid=%d message_type=%u", w->kind->name,
@@ -496,6 +508,30 @@ json_t *workers_status_json(struct worker_set *set)
 		json_array_append_new(list, item);
 	}
 	return list;
+}
+
+int workers_send_web(struct worker_set *set, uint16_t type,
+		     uint32_t request_id, json_t *body)
+{
+	for (size_t i = 0; i < set->count; i++) {
+		struct worker *w = &set->workers[i];
+		if (w->kind->build_config != build_web_config)
+			continue;
+		if (w->channel == NULL ||
+		    ipc_send(w->channel, type, request_id, body, NULL, 0) < 0) {
+			log_warn("web_message_dropped",
+				 "type=%s request=%u reason=%s",
+				 ipc_type_name(type), request_id,
+				 "the web front is not connected");
+			return -1;
+		}
+		int fd = ipc_channel_fd(w->channel);
+		if (ipc_flush(w->channel) == 0)
+			event_set_events(set->master->loop, fd,
+					 POLLIN | POLLOUT);
+		return 0;
+	}
+	return -1;
 }
 
 uint64_t workers_restart_count(struct worker_set *set)

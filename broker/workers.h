@@ -37,6 +37,12 @@ void workers_reap(struct worker_set *set);
 /* Returns a JSON array describing each worker for `trellis-admin status`. */
 json_t *workers_status_json(struct worker_set *set);
 
+/* Queues a message of TYPE for the web front, if it is running, and
+ * flushes what the socket takes now. Returns 0, or -1 when the web front
+ * has no channel (it is starting or restarting). */
+int workers_send_web(struct worker_set *set, uint16_t type,
+		     uint32_t request_id, json_t *body);
+
 /* Total restarts of all workers since the master started. */
 uint64_t workers_restart_count(struct worker_set *set);
 

@@ -125,6 +125,19 @@ struct policy_project {
 	struct yaml_mark image_mark;
 };
 
+/* Portal login limits: lockout of accounts and source addresses after
+ * failed passwords or codes, and the lifetime of web sessions. */
+struct policy_login {
+	uint32_t max_failures;	       /* per account, within window_ms */
+	uint32_t address_max_failures; /* per source address */
+	int64_t window_ms;
+	int64_t base_delay_ms; /* wait after the first failure, doubling */
+	int64_t max_delay_ms;
+	int64_t lockout_duration_ms;
+	int64_t session_idle_timeout_ms;
+	int64_t session_max_duration_ms;
+};
+
 struct policy {
 	char *path;
 	char sha256_hex[POLICY_SHA256_HEX_LEN + 1]; /* of the bytes parsed */
@@ -132,6 +145,7 @@ struct policy {
 
 	struct policy_principals stewards;
 	struct policy_principals global_checkers; /* check every project */
+	struct policy_login login;
 
 	struct policy_image *images;
 	size_t image_count;

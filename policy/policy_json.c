@@ -77,8 +77,8 @@ static json_t *mounts_to_json(const struct policy_project *project)
 static json_t *project_to_json(const struct policy_project *p)
 {
 	return json_pack(
-	    "{s:s, s:s, s:o, s:o, s:s, s:{s:i, s:o, s:o}, s:o, "
-	    "s:{s:o, s:o, s:b}, s:{s:b, s:b}, s:{s:s, s:i}, s:s, "
+	    "{s:s, s:s, s:o, s:o, s:s, s:{s:I, s:o, s:o}, s:o, "
+	    "s:{s:o, s:o, s:b}, s:{s:b, s:b}, s:{s:s, s:I}, s:s, "
 	    "s:{s:o, s:o}, s:{s:o, s:o}}",
 	    "id", p->id, "title", p->title, "members",
 	    principals_to_json(&p->members), "output_checkers",
@@ -107,6 +107,22 @@ static json_t *image_to_json(const struct policy_image *image)
 			 image->description);
 }
 
+static json_t *login_to_json(const struct policy_login *login)
+{
+	return json_pack(
+	    "{s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "max_failures",
+	    (json_int_t)login->max_failures, "address_max_failures",
+	    (json_int_t)login->address_max_failures, "window",
+	    duration_to_json(login->window_ms), "base_delay",
+	    duration_to_json(login->base_delay_ms), "max_delay",
+	    duration_to_json(login->max_delay_ms), "lockout_duration",
+	    duration_to_json(login->lockout_duration_ms),
+	    "session_idle_timeout",
+	    duration_to_json(login->session_idle_timeout_ms),
+	    "session_max_duration",
+	    duration_to_json(login->session_max_duration_ms));
+}
+
 json_t *policy_to_json(const struct policy *policy)
 {
 	json_t *images = json_array();
@@ -125,10 +141,11 @@ json_t *policy_to_json(const struct policy *policy)
 	}
 
 	/* json_pack steals the o references, also when it fails. */
-	return json_pack("{s:I, s:{s:o, s:o}, s:o, s:o}", "version",
+	return json_pack("{s:I, s:{s:o, s:o}, s:o, s:o, s:o}", "version",
 			 (json_int_t)policy->version, "roles", "stewards",
 			 principals_to_json(&policy->stewards),
 			 "output_checkers",
-			 principals_to_json(&policy->global_checkers), "images",
-			 images, "projects", projects);
+			 principals_to_json(&policy->global_checkers), "login",
+			 login_to_json(&policy->login), "images", images,
+			 "projects", projects);
 }

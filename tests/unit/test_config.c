@@ -182,6 +182,98 @@ static void config_several_errors(void **state)
 	diag_list_clear(&diags);
 }
 
+static void config_auth_defaults(void **state)
+{
+	struct trellis_config *c;
+	struct diag_list diags;
+	assert_int_equal(load("state_dir: /srv/t\n", &c, &diags), 0);
+	assert_int_equal(c->auth.backend, CONFIG_AUTH_NONE);
+	assert_string_equal(c->auth.pam_service, "trellis");
+	assert_string_equal(c->auth.totp_key, "/srv/t/totp.key");
+	assert_string_equal(c->auth.totp_issuer, "Trellis");
+	assert_int_equal(c->auth.trusted_proxies.count, 0);
+	assert_int_equal(c->auth.threads, 4);
+	assert_int_equal(c->auth.ldap.group_source,
+			 CONFIG_LDAP_GROUPS_MEMBER_OF);
+	assert_int_equal(c->auth.ldap.operation_timeout_ms, 10000);
+	config_free(c);
+	diag_list_clear(&diags);
+}
+
+static void config_auth_ldap(void **state)
+{
+	struct trellis_config *c;
+	struct diag_list diags;
+	assert_int_equal(load("auth:\n"
+			      "  backend: ldap\n"
+			      "  trusted_proxies: [\"127.0.0.2\", \"::1\"]\n"
+			      "  ldap:\n"
+			      "    uri: ldaps://127.0.0.1:636\n"
+			      "    ca_file: /etc/ssl/ca.pem\n"
+			      "    base_dn: dc=example,dc=org\n"
+			      "    group_source: group_of_names\n",
+			      &c, &diags),
+			 0);
+	assert_int_equal(c->auth.backend, CONFIG_AUTH_LDAP);
+	assert_int_equal(c->auth.trusted_proxies.count, 2);
+	assert_string_equal(c->auth.trusted_proxies.items[1], "::1");
+	assert_string_equal(c->auth.ldap.uri, "ldaps://127.0.0.1:636");
+	assert_int_equal(c->auth.ldap.group_source,
+			 CONFIG_LDAP_GROUPS_GROUP_OF_NAMES);
+	config_free(c);
+	diag_list_clear(&diags);
+}
+
+static void config_auth_ldap_missing_uri(void **state)
+{
+	struct trellis_config *c;
+	struct diag_list diags;
+	assert_int_equal(load("auth:\n  backend: ldap\n", &c, &diags), -1);
+	assert_null(c);
+	assert_int_equal(diags.count, 2);
+	assert_string_equal(diags.items[0].key_path, "auth.ldap.uri");
+	assert_string_equal(diags.items[1].key_path, "auth.ldap.base_dn");
+	diag_list_clear(&diags);
+}
+
+static void config_auth_bad_values(void **state)
+{
+	struct trellis_config *c;
+	struct diag_list diags;
+	assert_int_equal(load("auth:\n"
+			      "  backend: kerberos\n"
+			      "  trusted_proxies: [proxy.example.org]\n"
+			      "  threads: 0\n"
+			      "  ldap:\n"
+			      "    uri: http://127.0.0.1\n"
+			      "    bind_dn: cn=x\n",
+			      &c, &diags),
+			 -1);
+	assert_null(c);
+	/* The backend is invalid, so the ldap backend's own checks (bind_dn
+	 * without bind_password_file) do not run. */
+	assert_int_equal(diags.count, 4);
+	assert_string_equal(diags.items[0].key_path, "auth.backend");
+	assert_string_equal(diags.items[1].key_path,
+			    "auth.trusted_proxies[0]");
+	assert_string_equal(diags.items[2].key_path, "auth.threads");
+	assert_string_equal(diags.items[3].key_path, "auth.ldap.uri");
+	diag_list_clear(&diags);
+
+	assert_int_equal(load("auth:\n"
+			      "  backend: ldap\n"
+			      "  ldap:\n"
+			      "    uri: ldap://127.0.0.1\n"
+			      "    base_dn: dc=example,dc=org\n"
+			      "    bind_dn: cn=x\n",
+			      &c, &diags),
+			 -1);
+	assert_int_equal(diags.count, 1);
+	assert_string_equal(diags.items[0].key_path,
+			    "auth.ldap.bind_password_file");
+	diag_list_clear(&diags);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -191,6 +283,10 @@ int main(void)
 	    cmocka_unit_test(config_bad_listen_address),
 	    cmocka_unit_test(config_bad_port),
 	    cmocka_unit_test(config_several_errors),
+	    cmocka_unit_test(config_auth_defaults),
+	    cmocka_unit_test(config_auth_ldap),
+	    cmocka_unit_test(config_auth_ldap_missing_uri),
+	    cmocka_unit_test(config_auth_bad_values),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

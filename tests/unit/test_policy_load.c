@@ -161,6 +161,54 @@ static void groups_normalised(void **state)
 	diag_list_clear(&diags);
 }
 
+static void login_defaults(void **state)
+{
+	struct policy *p;
+	struct diag_list diags;
+	assert_int_equal(load_text(HEADER, &p, &diags), 0);
+	assert_int_equal(p->login.max_failures, 5);
+	assert_int_equal(p->login.address_max_failures, 50);
+	assert_int_equal(p->login.window_ms, 15 * 60 * 1000);
+	assert_int_equal(p->login.base_delay_ms, 1000);
+	assert_int_equal(p->login.max_delay_ms, 60 * 1000);
+	assert_int_equal(p->login.lockout_duration_ms, 15 * 60 * 1000);
+	assert_int_equal(p->login.session_idle_timeout_ms, 30 * 60 * 1000);
+	assert_int_equal(p->login.session_max_duration_ms,
+			 12 * 3600 * 1000);
+	policy_free(p);
+	diag_list_clear(&diags);
+}
+
+static void login_section(void **state)
+{
+	struct policy *p;
+	struct diag_list diags;
+	assert_int_equal(load_text(HEADER "login:\n"
+					  "  max_failures: 3\n"
+					  "  base_delay: 250ms\n"
+					  "  lockout_duration: 1h\n"
+					  "  session_idle_timeout: 10m\n",
+				   &p, &diags),
+			 0);
+	assert_int_equal(p->login.max_failures, 3);
+	assert_int_equal(p->login.base_delay_ms, 250);
+	assert_int_equal(p->login.lockout_duration_ms, 3600 * 1000);
+	assert_int_equal(p->login.session_idle_timeout_ms, 10 * 60 * 1000);
+	policy_free(p);
+	diag_list_clear(&diags);
+
+	assert_int_equal(load_text(HEADER "login:\n  max_failures: 0\n", &p,
+				   &diags),
+			 -1);
+	assert_non_null(find_diag(&diags, "login.max_failures"));
+	diag_list_clear(&diags);
+	assert_int_equal(load_text(HEADER "login:\n  window: 10\n", &p,
+				   &diags),
+			 -1);
+	assert_non_null(find_diag(&diags, "login.window"));
+	diag_list_clear(&diags);
+}
+
 struct error_case {
 	const char *name;
 	const char *content;
@@ -380,6 +428,8 @@ int main(void)
 	    cmocka_unit_test(sha256_of_bytes),
 	    cmocka_unit_test(json_loads_again),
 	    cmocka_unit_test(dn_normalize_cases),
+	    cmocka_unit_test(login_defaults),
+	    cmocka_unit_test(login_section),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
