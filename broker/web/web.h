@@ -4,6 +4,7 @@
  *   web_server.c   libwebsockets context, TLS vhost, accepting connections
  *   web_http.c     request dispatch, responses, security headers, request log
  *   web_api.c      the JSON API: calls forwarded to the master and its replies
+ *   web_cookie.c   the session cookie's parsing
  *   web_static.c   static files below static_dir
  *   web_seccomp.c  the system call allowlist
  *
@@ -17,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "broker/web/web_cookie.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
 
@@ -31,9 +33,6 @@ struct web_config {
 	enum log_level log_level;
 };
 
-/* Size of a session token in the trellis_session cookie: 32 random bytes in
- * base64url without padding. */
-#define WEB_TOKEN_LEN 43
 /* SHA-256 of a token, in lowercase hex, as the master names a login. */
 #define WEB_TOKEN_HASH_LEN 64
 

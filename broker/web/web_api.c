@@ -43,57 +43,6 @@
 #define WEB_FORWARDED_FOR_MAX 1024
 #define WEB_ORIGIN_MAX	      256
 #define WEB_COOKIE_HEADER_MAX 4096
-#define WEB_SESSION_COOKIE    "trellis_session"
-
-static bool is_base64url_char(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	       (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
-
-static bool is_session_token(const char *text, size_t len)
-{
-	if (len != WEB_TOKEN_LEN)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!is_base64url_char(text[i]))
-			return false;
-	return true;
-}
-
-/* Finds the trellis_session value in the Cookie header HEADER, whose
- * "name=value" pairs are separated by ';' (RFC 6265). A second
- * trellis_session cookie, such as one a sibling domain planted with a
- * longer Path, makes the result absent, so a planted cookie can never take
- * the place of the user's own. */
-static bool find_session_cookie(char *header, char token[WEB_TOKEN_LEN + 1])
-{
-	const size_t name_len = strlen(WEB_SESSION_COOKIE);
-	size_t found = 0;
-	const char *value = NULL;
-	size_t value_len = 0;
-	char *save = NULL;
-
-	for (char *pair = strtok_r(header, ";", &save); pair != NULL;
-	     pair = strtok_r(NULL, ";", &save)) {
-		while (*pair == ' ' || *pair == '\t')
-			pair++;
-		if (strncmp(pair, WEB_SESSION_COOKIE, name_len) != 0 ||
-		    pair[name_len] != '=')
-			continue;
-		found++;
-		value = pair + name_len + 1;
-		value_len = strcspn(value, " \t");
-		if (value[value_len] != '\0')
-			return false; /* text after the value */
-	}
-
-	if (found != 1 || !is_session_token(value, value_len))
-		return false;
-	memcpy(token, value, value_len);
-	token[value_len] = '\0';
-	return true;
-}
 
 bool web_session_cookie(struct lws *wsi, char token[WEB_TOKEN_LEN + 1])
 {
@@ -103,7 +52,7 @@ bool web_session_cookie(struct lws *wsi, char token[WEB_TOKEN_LEN + 1])
 	token[0] = '\0';
 	if (lws_hdr_copy(wsi, header, sizeof(header), WSI_TOKEN_HTTP_COOKIE) >
 	    0)
-		found = find_session_cookie(header, token);
+		found = web_cookie_find_session(header, token);
 	explicit_bzero(header, sizeof(header));
 	return found;
 }
@@ -275,8 +224,8 @@ static int parse_reply(json_t *message, struct web_reply *reply,
 	}
 	if (set_token != NULL &&
 	    (!json_is_string(set_token) ||
-	     !is_session_token(json_string_value(set_token),
-			       json_string_length(set_token)))) {
+	     !web_is_session_token(json_string_value(set_token),
+				   json_string_length(set_token)))) {
 		*reason = "set_token must be 43 base64url characters";
 		return -1;
 	}
