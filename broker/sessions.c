@@ -304,8 +304,8 @@ void sessions_hub_ready(struct session *s, json_t *body)
 	    json_is_true(json_object_get(body, "recording")), "startup_ms",
 	    (json_int_t)(time_monotonic_ms() - s->phase_monotonic_ms));
 	if (s->adopted) {
-XX
-		 * serves it. */
+		/* The row is already running, and the audit record notes
+		 * that a new hub serves it. */
 		sessions_store_set_state(s, SESSION_RUNNING, "", "trellisd",
 					 "session.adopt", "success", details);
 	} else {
