@@ -2,7 +2,7 @@
 // and the status line.
 import { ApiError, apiGet, apiPost, clearCsrfToken } from './api.js';
 
-// Shows TEXT in the status element ELEMENT; KIND is "info", "error" or
+// Shows TEXT in the status element ELEMENT. KIND is "info", "error" or
 // "success" and selects the colour through the data-kind attribute.
 export function showStatus(element, text, kind = 'info') {
 	element.textContent = text;
@@ -32,8 +32,8 @@ export async function requireLogin() {
 }
 
 // Ends the portal session. The cookie is cleared by the server, the CSRF
-// token here. Throws ApiError when the server could not be asked; a 401
-// means the session had already ended, which counts as success.
+// token here. Throws ApiError when the request failed. A 401 means the
+// session had already ended, which counts as success.
 export async function logout() {
 	try {
 		await apiPost('/api/logout', {});
@@ -44,8 +44,8 @@ export async function logout() {
 	clearCsrfToken();
 }
 
-// Wires BUTTON to log out. ON_DONE runs after a successful logout; the
-// default goes to the login page.
+// Wires BUTTON to log out. ON_DONE runs after a successful logout, and
+// without it the page goes to the login page.
 export function wireLogoutButton(button, statusElement, onDone) {
 	button.addEventListener('click', async () => {
 		button.disabled = true;

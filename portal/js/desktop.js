@@ -133,7 +133,7 @@ document.getElementById('paste-form').addEventListener('submit', (event) => {
 
 reconnectButton.addEventListener('click', connect);
 
-// After logout the server closes the desktop with code 4003; the page
+// After logout the server closes the desktop with code 4003, and the page
 // waits for that so it can show the server's reason.
 logoutButton.addEventListener('click', async () => {
 	logoutButton.disabled = true;

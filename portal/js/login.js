@@ -40,7 +40,7 @@ function groupSecret(secret) {
 }
 
 // Shows the enrolment QR code. The SVG comes from our own server, and an
-// <img> renders SVG without running scripts; the Blob URL needs
+// <img> renders SVG without running scripts. The Blob URL needs
 // "img-src blob:" in the Content-Security-Policy.
 function showQrCode(svg) {
 	if (qrUrl)
