@@ -29,9 +29,29 @@ struct scan {
 	uint8_t head[ENTRY_HEAD_MAX];
 };
 
+/* Compression formats of a single file, read with libarchive's raw
+ * format. Other content must be a real archive format. */
+static const char *const single_file_mime_types[] = {
+    "application/gzip",	  "application/x-gzip", "application/x-bzip2",
+    "application/x-xz",	  "application/x-lzma", "application/zstd",
+    "application/x-zstd", "application/x-lzip", "application/x-compress",
+};
+
+static bool is_compressed_single_file(const char *mime)
+{
+	for (size_t i = 0; i < sizeof(single_file_mime_types) /
+				   sizeof(single_file_mime_types[0]);
+	     i++)
+		if (strcmp(mime, single_file_mime_types[i]) == 0)
+			return true;
+	return false;
+}
+
 /* Only filters and formats that libarchive decodes itself: others would
- * start an external program, and mtree entries name files on this host. */
-static void enable_readers(struct archive *a)
+ * start an external program, and mtree entries name files on this host.
+ * Zip files are read through their central directory, as unzip tools do,
+ * so a truncated zip or one whose local headers disagree with it fails. */
+static void enable_readers(struct archive *a, const char *mime)
 {
 	archive_read_support_filter_gzip(a);
 	archive_read_support_filter_bzip2(a);
@@ -41,7 +61,7 @@ static void enable_readers(struct archive *a)
 	archive_read_support_filter_zstd(a);
 	archive_read_support_filter_lz4(a);
 	archive_read_support_filter_compress(a);
-	archive_read_support_format_zip(a);
+	archive_read_support_format_zip_seekable(a);
 	archive_read_support_format_tar(a);
 	archive_read_support_format_cpio(a);
 	archive_read_support_format_7zip(a);
@@ -53,7 +73,8 @@ static void enable_readers(struct archive *a)
 	archive_read_support_format_lha(a);
 	archive_read_support_format_xar(a);
 	/* A compressed single file, such as results.csv.gz. */
-	archive_read_support_format_raw(a);
+	if (is_compressed_single_file(mime))
+		archive_read_support_format_raw(a);
 }
 
 static void fail_scan(struct scan *s, const char *format, ...)
@@ -269,7 +290,7 @@ void airlock_check_archive(struct airlock_check *check)
 				   NULL, "the archive could not be opened");
 		goto out;
 	}
-	enable_readers(s->a);
+	enable_readers(s->a, check->report.mime);
 	if (archive_read_open_fd(s->a, check->fd, ARCHIVE_BLOCK) !=
 	    ARCHIVE_OK) {
 		fail_scan(s, "the archive could not be opened: %s",
