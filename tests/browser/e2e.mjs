@@ -7,6 +7,7 @@
 //   TRELLIS_E2E_CERT        the server certificate (PEM), pinned by its key
 //   TRELLIS_E2E_USER        directory user, TRELLIS_E2E_PASSWORD its password
 //   TRELLIS_E2E_PROJECT     project id whose policy has clipboard to_session off
+//   TRELLIS_E2E_PASTE_PROJECT  project id whose policy allows text into the session
 //   TRELLIS_E2E_WORKSPACES  the sessions' workspace_root on this host
 //   TRELLIS_E2E_ARTIFACTS   folder for screenshots
 // Run it with `node --test --test-reporter=tap e2e.mjs`.
@@ -30,6 +31,7 @@ const certificatePath = required('TRELLIS_E2E_CERT');
 const username = required('TRELLIS_E2E_USER');
 const password = required('TRELLIS_E2E_PASSWORD');
 const projectId = required('TRELLIS_E2E_PROJECT');
+const pasteProjectId = required('TRELLIS_E2E_PASTE_PROJECT');
 const workspaces = required('TRELLIS_E2E_WORKSPACES');
 const artifacts = required('TRELLIS_E2E_ARTIFACTS');
 
@@ -264,8 +266,9 @@ function canvasVariety() {
 	});
 }
 
-step('desktop canvas shows a picture', async () => {
-	const deadline = Date.now() + 30000;
+// Waits until the canvas shows a picture and returns its size and variety.
+async function waitForPicture(timeoutMs) {
+	const deadline = Date.now() + timeoutMs;
 	let variety;
 	do {
 		variety = await canvasVariety();
@@ -273,6 +276,11 @@ step('desktop canvas shows a picture', async () => {
 			break;
 		await page.waitForTimeout(500);
 	} while (Date.now() < deadline);
+	return variety;
+}
+
+step('desktop canvas shows a picture', async () => {
+	const variety = await waitForPicture(30000);
 	assert.ok(variety.width >= 640, `framebuffer width ${variety.width}`);
 	assert.ok(variety.differing > 1000,
 		`only ${variety.differing} sampled pixels differ from the first one`);
@@ -349,6 +357,25 @@ step('stop button ends the session', async () => {
 	const project = page.locator(`li[data-project="${projectId}"]`);
 	await project.getByRole('button', { name: 'Stop session' }).click();
 	await project.getByRole('button', { name: 'Start desktop' }).waitFor({ timeout: 30000 });
+});
+
+// The control for the blocked paste above: with to_session text, the same
+// panel and xclip do see the pasted text.
+step('paste into session allowed by policy', async () => {
+	const project = page.locator(`li[data-project="${pasteProjectId}"]`);
+	await project.getByRole('button', { name: 'Start desktop' }).click();
+	await page.waitForURL(/\/desktop\.html\?/, { timeout: 60000 });
+	await page.locator('#connection[data-state="connected"]').waitFor({ timeout: 30000 });
+	const variety = await waitForPicture(30000);
+	assert.ok(variety.differing > 1000, 'the second desktop shows no picture');
+
+	const pasted = `allowed-${randomBytes(6).toString('hex')}`;
+	await page.getByLabel('Text to paste into the session').fill(pasted);
+	await page.getByRole('button', { name: 'Send to session' }).click();
+	await page.waitForTimeout(1500);
+	await typeInTerminal('{ xclip -o -selection clipboard; echo; } > ~/e2e-clip-allowed.txt 2>/dev/null');
+	const { text } = await readSessionFile('e2e-clip-allowed.txt', 20000);
+	assert.equal(text, `${pasted}\n`);
 });
 
 test('no CSP violations or page errors', () => {
