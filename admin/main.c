@@ -8,6 +8,7 @@
 
 #include "admin/client.h"
 #include "admin/cmd_policy.h"
+#include "admin/cmd_sessions.h"
 #include "admin/cmd_users.h"
 
 #define DEFAULT_SOCKET	   "/run/trellis/admin.sock"
@@ -220,6 +221,17 @@ static const struct command commands[] = {
      "remove a user's TOTP secret and end their web sessions; they enrol "
      "again",
      admin_run_users_reset_mfa},
+    {"sessions", "list", "[--all]",
+     "list active sessions, or every session with --all",
+     admin_run_sessions_list},
+    {"sessions", "show", "ID", "show a session with its live details",
+     admin_run_sessions_show},
+    {"sessions", "start", "--user NAME --project ID",
+     "start a user's session on their behalf (audited as yours)",
+     admin_run_sessions_start},
+    {"sessions", "stop", "ID [--reason TEXT]",
+     "end a session; the user is told the reason",
+     admin_run_sessions_stop},
 };
 
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
@@ -273,6 +285,7 @@ int main(int argc, char **argv)
 	    {"json", no_argument, NULL, 'j'},
 	    {"timeout", required_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
+	    ADMIN_SESSIONS_LONG_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
 	struct admin_options opts = {
@@ -310,6 +323,8 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return ADMIN_EXIT_OK;
 		default:
+			if (admin_sessions_option(opt, optarg) == 0)
+				break;
 			usage(stderr);
 			return ADMIN_EXIT_USAGE;
 		}

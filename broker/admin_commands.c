@@ -6,6 +6,7 @@
 #include "broker/admin_server.h"
 #include "broker/login.h"
 #include "broker/master.h"
+#include "broker/sessions_admin.h"
 #include "lib/log.h"
 
 static int cmd_status(struct master *m, const struct admin_caller *caller,
@@ -151,6 +152,16 @@ const struct admin_command admin_commands[] = {
 	 POLICY_ACTION_ADMIN_USER_UNLOCK},
 	{"users.reset_mfa", cmd_users_reset_mfa, true,
 	 POLICY_ACTION_ADMIN_USER_RESET_MFA},
+	{"sessions.list", admin_sessions_list, false,
+	 POLICY_ACTION_ADMIN_SESSION_LIST},
+	{"sessions.show", admin_sessions_show, false,
+	 POLICY_ACTION_ADMIN_SESSION_LIST},
+	{"sessions.stop", admin_sessions_stop, true,
+	 POLICY_ACTION_ADMIN_SESSION_TERMINATE},
+	{"sessions.start", admin_sessions_start, true,
+	 POLICY_ACTION_ADMIN_SESSION_START},
+	{"sessions.attach", admin_sessions_attach, true,
+	 POLICY_ACTION_ADMIN_SESSION_ATTACH},
 };
 
 const size_t admin_command_count =

@@ -362,6 +362,69 @@ static const struct yaml_field auth_fields[] = {
     {0},
 };
 
+static const struct yaml_field sessions_fields[] = {
+    {.key = "workspace_root",
+     .type = YAML_FIELD_STRING,
+     .offset = CFG(sessions_workspace_root),
+     .check = check_absolute_path,
+     .default_string = "/srv/trellis/workspaces"},
+    {.key = "run_dir",
+     .type = YAML_FIELD_STRING,
+     .offset = CFG(sessions_run_dir),
+     .check = check_absolute_path},
+    {.key = "recording_dir",
+     .type = YAML_FIELD_STRING,
+     .offset = CFG(sessions_recording_dir),
+     .check = check_absolute_path},
+    {.key = "images_dir",
+     .type = YAML_FIELD_STRING,
+     .offset = CFG(sessions_images_dir),
+     .check = check_absolute_path,
+     .default_string = TRELLIS_DATADIR "/images"},
+    {.key = "hub_path",
+     .type = YAML_FIELD_STRING,
+     .offset = CFG(sessions_hub_path),
+     .check = check_absolute_path},
+    {.key = "hub_user",
+     .type = YAML_FIELD_STRING,
+     .offset = CFG(sessions_hub_user),
+     .check = check_account_name,
+     .default_string = "trellis"},
+    /* Below 1000 are system accounts; the range must fit in a uid_t
+     * below the 2^31 that some tools treat as negative. */
+    {.key = "uid_range_start",
+     .type = YAML_FIELD_UINT32,
+     .offset = CFG(sessions_uid_range_start),
+     .min = 1000,
+     .max = 2000000000,
+     .default_uint = 200000},
+    {.key = "uid_range_size",
+     .type = YAML_FIELD_UINT32,
+     .offset = CFG(sessions_uid_range_size),
+     .min = 1,
+     .max = 100000000,
+     .default_uint = 50000},
+    {.key = "max_width",
+     .type = YAML_FIELD_UINT32,
+     .offset = CFG(sessions_max_width),
+     .min = 320,
+     .max = 16384,
+     .default_uint = 3840},
+    {.key = "max_height",
+     .type = YAML_FIELD_UINT32,
+     .offset = CFG(sessions_max_height),
+     .min = 200,
+     .max = 16384,
+     .default_uint = 2160},
+    {.key = "pids_max",
+     .type = YAML_FIELD_UINT32,
+     .offset = CFG(sessions_pids_max),
+     .min = 64,
+     .max = 4194304,
+     .default_uint = 4096},
+    {0},
+};
+
 static const struct yaml_field config_fields[] = {
     {.key = "state_dir",
      .type = YAML_FIELD_STRING,
@@ -407,6 +470,10 @@ static const struct yaml_field config_fields[] = {
      .type = YAML_FIELD_MAPPING,
      .offset = 0,
      .fields = auth_fields},
+    {.key = "sessions",
+     .type = YAML_FIELD_MAPPING,
+     .offset = 0,
+     .fields = sessions_fields},
     {0},
 };
 
@@ -431,6 +498,18 @@ static int fill_derived(struct trellis_config *config)
 	if (!config->auth.totp_key &&
 	    asprintf(&config->auth.totp_key, "%s/totp.key", config->state_dir) <
 		0)
+		return -1;
+	if (!config->sessions_run_dir &&
+	    asprintf(&config->sessions_run_dir, "%s/sessions",
+		     config->run_dir) < 0)
+		return -1;
+	if (!config->sessions_recording_dir &&
+	    asprintf(&config->sessions_recording_dir, "%s/recordings",
+		     config->state_dir) < 0)
+		return -1;
+	if (!config->sessions_hub_path &&
+	    asprintf(&config->sessions_hub_path, "%s/trellis-hub",
+		     config->workers_dir) < 0)
 		return -1;
 	if (!config->audit_signing_key &&
 	    asprintf(&config->audit_signing_key, "%s/audit-ed25519.pem",

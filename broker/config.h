@@ -24,6 +24,19 @@
  *   workers:
  *     directory: <libexecdir>/trellis  # where trellis-web and friends live
  *     restart_max_delay_ms: 30000
+ *   sessions:                          # desktops, see docs/sessions.md
+ *     workspace_root: /srv/trellis/workspaces  # not in state_dir (0700):
+ *                                      #   sandbox uids traverse it
+ *     run_dir: <run_dir>/sessions       # desktop sockets, one folder each
+ *     recording_dir: <state_dir>/recordings
+ *     images_dir: <datadir>/trellis/images  # NAME/desktop start scripts
+ *     hub_path: <workers.directory>/trellis-hub
+ *     hub_user: trellis                # the desktop hubs run as this user
+ *     uid_range_start: 200000          # host uids reserved for sandboxes,
+ *     uid_range_size: 50000            #   one per user, never a login's
+ *     max_width: 3840                  # largest desktop the hub serves
+ *     max_height: 2160
+ *     pids_max: 4096                   # processes per session
  *   auth:
  *     backend: none                    # none (portal login off), ldap, pam
  *     pam_service: trellis             # /etc/pam.d/<pam_service>
@@ -139,6 +152,18 @@ struct trellis_config {
 	uint32_t restart_max_delay_ms;
 
 	struct config_auth auth;
+
+	char *sessions_workspace_root;
+	char *sessions_run_dir;
+	char *sessions_recording_dir;
+	char *sessions_images_dir;
+	char *sessions_hub_path;
+	char *sessions_hub_user;
+	uint32_t sessions_uid_range_start;
+	uint32_t sessions_uid_range_size;
+	uint32_t sessions_max_width;
+	uint32_t sessions_max_height;
+	uint32_t sessions_pids_max;
 };
 
 /* Reads PATH, fills defaults and validates every key. On error returns -1

@@ -18,6 +18,7 @@
 #include "broker/admin_server.h"
 #include "broker/login.h"
 #include "broker/master.h"
+#include "broker/sessions.h"
 #include "broker/tls_cert.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
@@ -270,7 +271,8 @@ static int run(struct master *m)
 
 	m->loop = event_loop_new();
 	m->workers = workers_new(m);
-	if (m->loop == NULL || m->workers == NULL)
+	m->sessions = sessions_new(m);
+	if (m->loop == NULL || m->workers == NULL || m->sessions == NULL)
 		return -1;
 	event_add_fd(m->loop, signal_fd, POLLIN, on_signal, m);
 	event_add_timer(m->loop, AUDIT_TIMER_MS, audit_timer, m);
@@ -282,6 +284,8 @@ static int run(struct master *m)
 		return -1;
 	if (workers_start_all(m->workers) < 0)
 		return -1;
+	if (sessions_recover(m->sessions) < 0)
+		return -1;
 
 	json_t *details = json_pack("{s:s, s:i}", "version", TRELLIS_VERSION,
 				    "pid", (int)getpid());
@@ -292,6 +296,8 @@ static int run(struct master *m)
 
 	int rc = event_loop_run(m->loop);
 
+	/* Desktops keep running; the next trellisd adopts them. */
+	sessions_shutdown(m->sessions);
 	workers_stop_all(m->workers);
 	admin_server_stop(m->admin);
 	m->admin = NULL;
@@ -304,6 +310,7 @@ static void master_free(struct master *m)
 	/* Joins the directory threads before the store they report to
 	 * closes. */
 	login_service_stop(m->login);
+	sessions_free(m->sessions);
 	workers_free(m->workers);
 	policy_free(m->policy);
 	for (size_t i = 0; i < m->listen_count; i++)

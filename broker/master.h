@@ -16,6 +16,7 @@
 
 struct admin_server;
 struct login_service;
+struct session_manager;
 
 struct master {
 	struct trellis_config *config;
@@ -23,6 +24,7 @@ struct master {
 	struct audit_log *audit;
 	struct event_loop *loop;
 	struct worker_set *workers;
+	struct session_manager *sessions;
 	struct admin_server *admin;
 	struct login_service *login; /* portal login, broker/login.h */
 	struct policy *policy;      /* replaced whole on a successful reload */

@@ -81,10 +81,42 @@ static const char migration_3_login[] =
     "  PRIMARY KEY (kind, key)"
     ");";
 
+/* Desktop sessions (see docs/sessions.md). A row is written when a session
+ * is opened and changes state in the same transaction as its audit record.
+ * owner_stable_id is the login's stable id when the user has logged in to
+ * the portal; sessions started by a steward before that carry only the
+ * username. session_host_uids reserves one host uid per user for the
+ * sandboxes, never reused for another user. */
+static const char migration_4_sessions[] =
+    "CREATE TABLE sessions ("
+    "  id TEXT PRIMARY KEY,"
+    "  username TEXT NOT NULL,"
+    "  owner_stable_id TEXT,"
+    "  project TEXT NOT NULL,"
+    "  driver TEXT NOT NULL CHECK (driver IN ('ns', 'vm')),"
+    "  state TEXT NOT NULL CHECK (state IN ('starting', 'running',"
+    "    'stopping', 'stopped', 'failed')),"
+    "  reason TEXT NOT NULL DEFAULT '',"
+    "  host_uid INTEGER NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  started_ms INTEGER,"
+    "  ended_ms INTEGER,"
+    "  started_by TEXT NOT NULL,"
+    "  recording_path TEXT"
+    ");"
+    "CREATE INDEX sessions_owner ON sessions (username, project, state);"
+    "CREATE INDEX sessions_state ON sessions (state);"
+    "CREATE TABLE session_host_uids ("
+    "  username TEXT PRIMARY KEY,"
+    "  host_uid INTEGER NOT NULL UNIQUE,"
+    "  created_ms INTEGER NOT NULL"
+    ");";
+
 const struct store_migration store_migrations[] = {
     {1, "audit log", migration_1_audit},
     {2, "totp secrets", auth_migration_sql},
     {3, "portal login", migration_3_login},
+    {4, "sessions", migration_4_sessions},
 };
 
 const size_t store_migrations_count =

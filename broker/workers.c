@@ -16,6 +16,7 @@
 
 #include "broker/login.h"
 #include "broker/master.h"
+#include "broker/sessions.h"
 #include "broker/tls_cert.h"
 #include "lib/cleanup.h"
 #include "lib/ipc.h"
@@ -420,8 +421,12 @@ void workers_reap(struct worker_set *set)
 		for (size_t i = 0; i < set->count; i++)
 			if (set->workers[i].pid == pid)
 				w = &set->workers[i];
-		if (w == NULL)
+		/* Sandboxes and hubs of sessions are children too. */
+		if (w == NULL) {
+			sessions_child_exited(set->master->sessions, pid,
+					      status);
 			continue;
+		}
 
 		char how[64];
 		int64_t ran_ms = time_monotonic_ms() - w->started_ms;

@@ -274,6 +274,56 @@ static void config_auth_bad_values(void **state)
 	diag_list_clear(&diags);
 }
 
+static void config_sessions_defaults(void **state)
+{
+	struct trellis_config *c;
+	struct diag_list diags;
+	assert_int_equal(load("state_dir: /srv/t\n"
+			      "run_dir: /run/t\n"
+			      "workers:\n"
+			      "  directory: /opt/trellis/libexec\n",
+			      &c, &diags),
+			 0);
+	assert_string_equal(c->sessions_workspace_root,
+			    "/srv/trellis/workspaces");
+	assert_string_equal(c->sessions_run_dir, "/run/t/sessions");
+	assert_string_equal(c->sessions_recording_dir, "/srv/t/recordings");
+	assert_string_equal(c->sessions_hub_path,
+			    "/opt/trellis/libexec/trellis-hub");
+	assert_non_null(c->sessions_images_dir);
+	assert_string_equal(c->sessions_hub_user, "trellis");
+	assert_int_equal(c->sessions_uid_range_start, 200000);
+	assert_int_equal(c->sessions_uid_range_size, 50000);
+	assert_int_equal(c->sessions_max_width, 3840);
+	assert_int_equal(c->sessions_max_height, 2160);
+	assert_int_equal(c->sessions_pids_max, 4096);
+	config_free(c);
+	diag_list_clear(&diags);
+}
+
+static void config_sessions_bad_values(void **state)
+{
+	struct trellis_config *c;
+	struct diag_list diags;
+	assert_int_equal(load("sessions:\n"
+			      "  workspace_root: relative/ws\n"
+			      "  hub_user: Root\n"
+			      "  uid_range_start: 0\n"
+			      "  uid_range_size: 0\n",
+			      &c, &diags),
+			 -1);
+	assert_null(c);
+	assert_int_equal(diags.count, 4);
+	assert_string_equal(diags.items[0].key_path,
+			    "sessions.workspace_root");
+	assert_string_equal(diags.items[1].key_path, "sessions.hub_user");
+	assert_string_equal(diags.items[2].key_path,
+			    "sessions.uid_range_start");
+	assert_string_equal(diags.items[3].key_path,
+			    "sessions.uid_range_size");
+	diag_list_clear(&diags);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -287,6 +337,8 @@ int main(void)
 	    cmocka_unit_test(config_auth_ldap),
 	    cmocka_unit_test(config_auth_ldap_missing_uri),
 	    cmocka_unit_test(config_auth_bad_values),
+	    cmocka_unit_test(config_sessions_defaults),
+	    cmocka_unit_test(config_sessions_bad_values),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
