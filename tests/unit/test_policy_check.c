@@ -76,7 +76,7 @@ static void check_valid_text(void **state)
 	assert_non_null(strstr(out, "valid policy, sha256 "));
 	assert_non_null(strstr(out, "projects: 2"));
 	assert_non_null(strstr(out, "demo-ml (image ml-desktop)"));
-	assert_non_null(strstr(out, "images: 2"));
+	assert_non_null(strstr(out, "images: 3"));
 	assert_non_null(strstr(out, "roles: stewards 1 groups"));
 	free(out);
 	free(path);
@@ -113,7 +113,7 @@ static void check_valid_json(void **state)
 	assert_true(json_is_true(json_object_get(result, "valid")));
 	assert_int_equal(json_array_size(json_object_get(result, "projects")),
 			 2);
-	assert_int_equal(json_array_size(json_object_get(result, "images")), 2);
+	assert_int_equal(json_array_size(json_object_get(result, "images")), 3);
 	assert_int_equal(
 	    strlen(json_string_value(json_object_get(result, "sha256"))), 64);
 	json_decref(result);

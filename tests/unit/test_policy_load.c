@@ -72,7 +72,7 @@ static void example_loads(void **state)
 	diag_list_print(&diags, stderr);
 	assert_int_equal(ret, 0);
 	assert_int_equal(diags.count, 0);
-	assert_int_equal(p->image_count, 2);
+	assert_int_equal(p->image_count, 3);
 	assert_int_equal(p->project_count, 2);
 
 	const struct policy_project *ml = policy_find_project(p, "demo-ml");
