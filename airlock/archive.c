@@ -107,7 +107,7 @@ static bool path_is_unsafe(const char *path)
 }
 
 /* The name of a compressed single file is the archive's own name without
- * its last extension: "results.csv.gz" holds "results.csv". */
+ * its last extension: "results.csv.gz" contains "results.csv". */
 static void entry_name(struct scan *s, struct archive_entry *entry, char *out,
 		       size_t out_size)
 {

@@ -1,8 +1,8 @@
 /* RFC 4180 CSV reader for untrusted files, record by record.
  *
  * Reads the file with pread through a bounds-checked buffer, so it never
- * holds more than one record. Quoted fields may hold delimiters, doubled
- * quotes and line breaks; records end with LF or CRLF. A record longer than
+ * keeps more than one record. Quoted fields may hold delimiters, doubled
+ * quotes and line breaks, and records end with LF or CRLF. A record longer than
  * max_record_bytes, more than max_fields fields, a NUL byte, an unterminated
  * quote or text after a closing quote is an error with its line number. */
 #ifndef TRELLIS_AIRLOCK_CSV_H

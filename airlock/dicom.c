@@ -1,6 +1,6 @@
 /* DICOM check: flags attributes that identify a patient (the PS3.15 Annex E
  * basic profile list in dicom_tags.c), private attributes and burned-in
- * annotations. The verdict names the attributes but never holds their
+ * annotations. The verdict names the attributes but never contains their
  * values, which are the identifying data. */
 #include "airlock/airlock.h"
 
@@ -29,7 +29,7 @@ static void visit(void *arg, uint16_t group, uint16_t element, int empty,
 	if (group == 0x0028 && element == 0x0301 &&
 	    strncasecmp(value, "YES", 3) == 0)
 		scan->burned_in_annotation = true;
-	/* Odd groups above 0x0008 are private; 0x0001-0x0007 are reserved. */
+	/* Odd groups above 0x0008 are private. 0x0001-0x0007 are reserved. */
 	if ((group & 1) && group > 0x0008)
 		scan->private_attributes++;
 

@@ -11,13 +11,13 @@ extern "C" {
 
 /* Called once per attribute of the data set, attributes inside sequence
  * items included. EMPTY is nonzero for a zero-length value or a sequence
- * without items. VALUE holds the start of a string value (at most 64
+ * without items. VALUE contains the start of a string value (at most 64
  * bytes), or is empty. */
 typedef void (*airlock_dicom_visit_fn)(void *arg, uint16_t group,
 				       uint16_t element, int empty,
 				       const char *value);
 
-/* Loads the data dictionary from disk; needed before the seccomp filter,
+/* Loads the data dictionary from disk. Call it before the seccomp filter,
  * which forbids opening files. Returns 0, or -1 with ERR set. */
 int airlock_dicom_shim_init(char *err, size_t err_size);
 

@@ -2,7 +2,7 @@
  * Confidentiality Profile (Table E.1-1), in tag order. The profile removes,
  * empties or replaces each of them; the check flags those present with a
  * value. UIDs are replaced by the profile rather than removed, and a
- * replaced UID cannot be told from an original, so UID attributes are
+ * replaced UID cannot be distinguished from an original, so UID attributes are
  * listed but not flagged. */
 #include "airlock/dicom_tags.h"
 

@@ -1,5 +1,5 @@
 /* Resource limits and the seccomp filter of the checker. The master sets
- * limits too; these hold even if it forgets. */
+ * limits too, and these apply even when it sets none. */
 #include "airlock/airlock.h"
 
 #include <errno.h>
@@ -63,7 +63,7 @@ static const char *const process_calls[] = {
     "sched_yield",   NULL,
 };
 /* Libraries probe for optional files (libarchive's character set tables,
- * DCMTK's dictionaries) and terminal settings; they cope with an error. */
+ * DCMTK's dictionaries) and terminal settings, and they handle an error. */
 static const char *const probe_calls[] = {
     "open",	 "openat",   "stat",  "lstat", "access",
     "faccessat", "readlink", "ioctl", NULL,

@@ -1,7 +1,7 @@
 /* Statistical disclosure control of CSV and TSV tables.
  *
  * The first record is the header. A column named <name>_contributor_<i>,
- * next to a column named <name>, holds one contribution to the magnitude
+ * next to a column named <name>, contains one contribution to the magnitude
  * cell in <name> of the same row; such a <name> column is a magnitude
  * column, checked with the dominance (n,k) and p-ratio rules. Every other
  * column whose data cells are all non-negative integers (or empty, or a
@@ -322,7 +322,8 @@ static void check_magnitude_cell(struct table *t,
 		flag(t, report, row, column, cell, RULE_DOMINANCE);
 
 	/* The second largest contributor can estimate the largest to within
-	 * the remainder; that must be at least p_ratio of the largest. */
+	 * the remainder, so the remainder must be at least p_ratio of the
+	 * largest. */
 	double second = count > 1 ? values[1] : 0;
 	double remainder = total - values[0] - second;
 	if (remainder < sdc->p_ratio * values[0])

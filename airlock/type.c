@@ -143,7 +143,8 @@ int airlock_magic_identify_fd(struct airlock_magic *magic, int fd, char *mime,
 			      size_t description_size)
 {
 	/* libmagic reads from the current offset, and with a descriptor it
-	 * also parses ELF headers, which tells programs from libraries. */
+	 * also parses ELF headers, which distinguishes programs from libraries.
+	 */
 	if (lseek(fd, 0, SEEK_SET) != 0)
 		return -1;
 	const char *m = magic_descriptor(magic->mime, fd);

@@ -596,7 +596,7 @@ static void clean_file_scanned(void **state)
 	json_decref(v);
 }
 
-/* A clamd that accepts the connection and never answers. */
+/* A clamd that accepts the connection and never replies. */
 static void clamd_silent_times_out(void **state)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};

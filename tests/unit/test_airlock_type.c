@@ -131,7 +131,7 @@ static void magic_identifies_content(void **state)
 	assert_non_null(strstr(description, "ELF"));
 
 	/* From a descriptor, libmagic also reads the dynamic section, which
-	 * tells a PIE program from a library. */
+	 * distinguishes a PIE program from a library. */
 	fd = open("/bin/true", O_RDONLY);
 	assert_true(fd >= 0);
 	airlock_magic_identify_fd(magic, fd, mime, sizeof(mime), description,
