@@ -6,6 +6,10 @@
  *   rfb-client --admin-socket PATH --session ID [--interactive]
  *              [--as-user NAME] [--type TEXT] [--click X,Y]
  *              [--duration-ms N] [--timeout-ms N]
+ *   rfb-client --connect SOCKET [...]
+ *
+ * --connect opens a desktop server's unix socket directly, for the
+ * benchmark's baseline without trellisd.
  *
  * Prints key=value lines: attach_ms, first_update_ms, width, height,
  * differing_pixels (pixels that differ from the top-left one) and colors
@@ -32,6 +36,7 @@
 #define KEY_INTERVAL_US	 20000
 
 struct options {
+	const char *connect_path;
 	const char *admin_socket;
 	const char *session;
 	const char *as_user;
@@ -51,8 +56,29 @@ static void usage(void)
 		"usage: rfb-client --admin-socket PATH --session ID "
 		"[--interactive]\n"
 		"  [--as-user NAME] [--type TEXT] [--click X,Y]\n"
-		"  [--duration-ms N] [--timeout-ms N]\n");
+		"  [--duration-ms N] [--timeout-ms N]\n"
+		"       rfb-client --connect SOCKET [OPTIONS]\n");
 	exit(2);
+}
+
+static int connect_direct(const char *path)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		fprintf(stderr, "rfb-client: %s: path too long\n", path);
+		return -1;
+	}
+	strcpy(addr.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		fprintf(stderr, "rfb-client: connecting to %s failed: %s\n",
+			path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 /* Returns the viewer socket from trellisd, or -1 after printing why. */
@@ -185,6 +211,7 @@ static void print_framebuffer_stats(rfbClient *client)
 int main(int argc, char **argv)
 {
 	static const struct option long_options[] = {
+	    {"connect", required_argument, NULL, 'C'},
 	    {"admin-socket", required_argument, NULL, 'a'},
 	    {"session", required_argument, NULL, 's'},
 	    {"interactive", no_argument, NULL, 'i'},
@@ -203,6 +230,9 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
 		switch (opt) {
+		case 'C':
+			o.connect_path = optarg;
+			break;
 		case 'a':
 			o.admin_socket = optarg;
 			break;
@@ -233,12 +263,15 @@ int main(int argc, char **argv)
 			usage();
 		}
 	}
-	if (o.admin_socket == NULL || o.session == NULL || optind != argc)
+	if (optind != argc ||
+	    (o.connect_path == NULL &&
+	     (o.admin_socket == NULL || o.session == NULL)))
 		usage();
 
 	int64_t begin_ms = time_monotonic_ms();
-	int status;
-	int fd = attach(&o, &status);
+	int status = 1;
+	int fd = o.connect_path ? connect_direct(o.connect_path)
+				: attach(&o, &status);
 	if (fd < 0)
 		return status;
 	printf("attach_ms=%lld\n", (long long)(time_monotonic_ms() - begin_ms));
