@@ -17,7 +17,11 @@
 static int read_file(const char *path, unsigned char **bytes, size_t *size,
 		     struct diag_list *diags)
 {
-	autoclose int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK makes opening a FIFO return at once instead of waiting
+	 * for a writer, so the type check below can reject it. Linux ignores
+	 * O_NONBLOCK when reading a regular file. */
+	autoclose int fd =
+	    open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
 		diag_add(diags, path, 0, 0, NULL, "cannot open file: %s",
 			 strerror(errno));
@@ -89,6 +93,58 @@ static void add_parser_error(const yaml_parser_t *parser, const char *path,
 			 "invalid YAML: %s", problem);
 }
 
+/* Reads the event stream once and rejects collections nested deeper than
+ * YAML_DOC_MAX_DEPTH before libyaml builds the tree. libyaml 0.2.5 takes
+ * time quadratic in the nesting depth of flow collections (0.34 s at depth
+ * 10,000, 24 s at 100,000), so parsing stops at the first level past the
+ * limit. */
+static int check_nesting(const struct yaml_doc *doc, struct diag_list *diags)
+{
+	yaml_parser_t parser;
+	yaml_event_t event;
+	unsigned depth = 0;
+	int ret = -1;
+
+	if (!yaml_parser_initialize(&parser)) {
+		diag_add(diags, doc->path, 0, 0, NULL, "out of memory");
+		return -1;
+	}
+	yaml_parser_set_input_string(&parser, doc->bytes, doc->size);
+
+	for (;;) {
+		if (!yaml_parser_parse(&parser, &event)) {
+			add_parser_error(&parser, doc->path, diags);
+			goto out;
+		}
+		yaml_event_type_t type = event.type;
+		yaml_mark_t mark = event.start_mark;
+		yaml_event_delete(&event);
+
+		if (type == YAML_STREAM_END_EVENT)
+			break;
+		if (type == YAML_MAPPING_END_EVENT ||
+		    type == YAML_SEQUENCE_END_EVENT) {
+			depth--;
+			continue;
+		}
+		if (type != YAML_MAPPING_START_EVENT &&
+		    type != YAML_SEQUENCE_START_EVENT)
+			continue;
+		if (++depth > YAML_DOC_MAX_DEPTH) {
+			diag_add(diags, doc->path, (unsigned)mark.line + 1,
+				 (unsigned)mark.column + 1, NULL,
+				 "lists and mappings are nested more than %u "
+				 "levels deep: flatten the structure",
+				 YAML_DOC_MAX_DEPTH);
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	yaml_parser_delete(&parser);
+	return ret;
+}
+
 static int parse_document(struct yaml_doc *doc, struct diag_list *diags)
 {
 	yaml_parser_t parser;
@@ -140,7 +196,7 @@ int yaml_doc_load(const char *path, struct yaml_doc **out,
 	}
 
 	if (read_file(path, &doc->bytes, &doc->size, diags) < 0 ||
-	    parse_document(doc, diags) < 0) {
+	    check_nesting(doc, diags) < 0 || parse_document(doc, diags) < 0) {
 		yaml_doc_free(doc);
 		return -1;
 	}

@@ -22,6 +22,9 @@
 
 /* Larger files are rejected before parsing. */
 #define YAML_DOC_MAX_BYTES (4u * 1024 * 1024)
+/* Deeper nesting of lists and mappings is rejected before the document is
+ * built. Trellis's own files nest fewer than 10 levels. */
+#define YAML_DOC_MAX_DEPTH 64u
 /* Maximum length of a key path in a diagnostic, such as
  * "projects[3].airlock.export.max_files". */
 #define YAML_PATH_MAX 256
@@ -41,8 +44,11 @@ struct yaml_mark {
 };
 
 /* Reads and parses PATH. Returns 0 and a document (its root may be NULL for
- * an empty file), or -1 with a diagnostic for an unreadable file, a file
- * above YAML_DOC_MAX_BYTES, a syntax error or a second document. */
+ * an empty file), or -1 with a diagnostic. The diagnostic names an
+ * unreadable file, a path that is not a regular file, a file above
+ * YAML_DOC_MAX_BYTES, nesting deeper than YAML_DOC_MAX_DEPTH, a syntax error
+ * or a second document. A FIFO or a device is rejected without waiting on
+ * it. */
 int yaml_doc_load(const char *path, struct yaml_doc **out,
 		  struct diag_list *diags);
 void yaml_doc_free(struct yaml_doc *doc);

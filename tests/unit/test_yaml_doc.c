@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -428,6 +429,138 @@ static void load_missing_file(void **state)
 	diag_list_clear(&diags);
 }
 
+static void load_rejects_fifo(void **state)
+{
+	char dir[] = "/tmp/test_yaml_doc_fifo.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[sizeof(dir) + 16];
+	snprintf(path, sizeof(path), "%s/policy.yaml", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+
+	/* Opening a FIFO without O_NONBLOCK waits for a writer forever, so a
+	 * regression ends the test with SIGALRM instead of hanging it. */
+	alarm(10);
+	struct yaml_doc *doc = NULL;
+	struct diag_list diags;
+	diag_list_init(&diags);
+	assert_int_equal(yaml_doc_load(path, &doc, &diags), -1);
+	alarm(0);
+
+	assert_null(doc);
+	assert_int_equal(diags.count, 1);
+	assert_non_null(strstr(diags.items[0].message, "not a regular file"));
+	diag_list_clear(&diags);
+	unlink(path);
+	rmdir(dir);
+}
+
+static void load_rejects_directory(void **state)
+{
+	struct yaml_doc *doc = NULL;
+	struct diag_list diags;
+	diag_list_init(&diags);
+	assert_int_equal(yaml_doc_load("/tmp", &doc, &diags), -1);
+	assert_int_equal(diags.count, 1);
+	assert_non_null(strstr(diags.items[0].message, "not a regular file"));
+	diag_list_clear(&diags);
+}
+
+/* Returns DEPTH nested flow lists: "[[[...]]]". */
+static char *nested_lists(size_t depth)
+{
+	char *text = malloc(2 * depth + 1);
+	assert_non_null(text);
+	memset(text, '[', depth);
+	memset(text + depth, ']', depth);
+	text[2 * depth] = '\0';
+	return text;
+}
+
+static void load_depth_at_limit(void **state)
+{
+	char *text = nested_lists(YAML_DOC_MAX_DEPTH);
+	char *path = write_temp(text);
+	struct yaml_doc *doc = NULL;
+	struct diag_list diags;
+	diag_list_init(&diags);
+	assert_int_equal(yaml_doc_load(path, &doc, &diags), 0);
+	assert_int_equal(diags.count, 0);
+	yaml_doc_free(doc);
+	unlink(path);
+	free(path);
+	free(text);
+}
+
+static void load_depth_above_limit(void **state)
+{
+	char *text = nested_lists(YAML_DOC_MAX_DEPTH + 1);
+	char *path = write_temp(text);
+	struct yaml_doc *doc = NULL;
+	struct diag_list diags;
+	diag_list_init(&diags);
+	assert_int_equal(yaml_doc_load(path, &doc, &diags), -1);
+	assert_null(doc);
+	assert_int_equal(diags.count, 1);
+	assert_int_equal(diags.items[0].line, 1);
+	assert_int_equal(diags.items[0].column, YAML_DOC_MAX_DEPTH + 1);
+	assert_non_null(strstr(diags.items[0].message, "nested more than 64"));
+	diag_list_clear(&diags);
+	unlink(path);
+	free(path);
+	free(text);
+}
+
+static void load_depth_block_style(void **state)
+{
+	/* "a:\n b:\n  c: ..." with one more space per level. */
+	size_t levels = YAML_DOC_MAX_DEPTH + 1;
+	char *text = malloc(levels * (levels + 4) + 2);
+	assert_non_null(text);
+	size_t used = 0;
+	for (size_t i = 0; i < levels; i++) {
+		memset(text + used, ' ', i);
+		used += i;
+		memcpy(text + used, "k:\n", 3);
+		used += 3;
+	}
+	memset(text + used, ' ', levels);
+	used += levels;
+	memcpy(text + used, "1\n", 3);
+	text[used + 2] = '\0';
+
+	char *path = write_temp(text);
+	struct yaml_doc *doc = NULL;
+	struct diag_list diags;
+	diag_list_init(&diags);
+	assert_int_equal(yaml_doc_load(path, &doc, &diags), -1);
+	assert_int_equal(diags.count, 1);
+	assert_non_null(strstr(diags.items[0].message, "nested more than 64"));
+	diag_list_clear(&diags);
+	unlink(path);
+	free(path);
+	free(text);
+}
+
+/* A file at the size limit that is one nested list: libyaml alone would
+ * take hours on it. */
+static void load_depth_max_size(void **state)
+{
+	char *text = nested_lists(YAML_DOC_MAX_BYTES / 2);
+	assert_int_equal(strlen(text), YAML_DOC_MAX_BYTES);
+	char *path = write_temp(text);
+	struct yaml_doc *doc = NULL;
+	struct diag_list diags;
+	diag_list_init(&diags);
+	assert_int_equal(yaml_doc_load(path, &doc, &diags), -1);
+	assert_null(doc);
+	assert_int_equal(diags.count, 1);
+	assert_non_null(strstr(diags.items[0].message, "nested more than 64"));
+	diag_list_clear(&diags);
+	unlink(path);
+	free(path);
+	free(text);
+}
+
 static void diag_print_format(void **state)
 {
 	struct diag_list diags;
@@ -465,6 +598,12 @@ int main(void)
 	    cmocka_unit_test(load_syntax_error),
 	    cmocka_unit_test(load_second_document),
 	    cmocka_unit_test(load_missing_file),
+	    cmocka_unit_test(load_rejects_fifo),
+	    cmocka_unit_test(load_rejects_directory),
+	    cmocka_unit_test(load_depth_at_limit),
+	    cmocka_unit_test(load_depth_above_limit),
+	    cmocka_unit_test(load_depth_block_style),
+	    cmocka_unit_test(load_depth_max_size),
 	    cmocka_unit_test(diag_print_format),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
