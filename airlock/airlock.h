@@ -76,9 +76,17 @@ struct airlock_report {
 	enum airlock_result worst;
 };
 
-/* At most this many flagged cells and archive entries are listed, so the
- * verdict stays well under IPC_MAX_PAYLOAD; the totals are always exact. */
-#define AIRLOCK_LIST_MAX 1000
+/* At most this many flagged cells and archive entries are listed, and
+ * names in them are cut to AIRLOCK_NAME_SHOWN_MAX bytes. The totals are
+ * always exact. A verdict that would still exceed IPC_MAX_PAYLOAD drops
+ * the lists and sets "lists_dropped". */
+#define AIRLOCK_LIST_MAX       1000
+#define AIRLOCK_NAME_SHOWN_MAX 128
+
+/* Copies IN to OUT as valid UTF-8 without control characters, which JSON
+ * strings need: each invalid byte becomes '?'. Cuts at OUT_SIZE - 1 bytes,
+ * never inside a character. */
+void airlock_text_clean(char *out, size_t out_size, const char *in);
 
 void airlock_report_init(struct airlock_report *report);
 void airlock_report_clear(struct airlock_report *report);

@@ -184,12 +184,14 @@ static void judge_entry(struct scan *s, const char *name, size_t size,
 	char description[256];
 	char extension[16];
 	char reason[384];
+	char shown[AIRLOCK_NAME_SHOWN_MAX];
 
 	airlock_magic_identify(s->check->magic, s->head, head_len, mime,
 			       sizeof(mime), description, sizeof(description));
 	airlock_extension(name, extension, sizeof(extension));
+	airlock_text_clean(shown, sizeof(shown), name);
 	airlock_report_add_entry(&s->check->report,
-				 json_pack("{s:s, s:I, s:s}", "name", name,
+				 json_pack("{s:s, s:I, s:s}", "name", shown,
 					   "size", (json_int_t)size, "mime",
 					   mime));
 

@@ -115,9 +115,11 @@ void airlock_magic_close(struct airlock_magic *magic)
 	free(magic);
 }
 
+/* libmagic descriptions quote bytes of the file, such as the name stored
+ * in a gzip header, so they are cleaned before they reach JSON. */
 static void copy_text(char *out, size_t out_size, const char *text)
 {
-	snprintf(out, out_size, "%s", text ? text : "");
+	airlock_text_clean(out, out_size, text ? text : "");
 }
 
 int airlock_magic_identify(struct airlock_magic *magic, const void *data,
@@ -172,7 +174,13 @@ void airlock_extension(const char *name, char *out, size_t out_size)
 		return;
 	if (strlen(dot + 1) >= out_size)
 		return;
+	/* Extensions are letters and digits, as in the policy. */
 	for (size_t i = 0; dot[1 + i] != '\0'; i++) {
+		if (!isalnum((unsigned char)dot[1 + i]) ||
+		    (unsigned char)dot[1 + i] >= 0x80) {
+			out[0] = '\0';
+			return;
+		}
 		out[i] = (char)tolower((unsigned char)dot[1 + i]);
 		out[i + 1] = '\0';
 	}

@@ -49,6 +49,50 @@ static void extension_lowercased(void **state)
 	assert_string_equal(ext, "");
 	airlock_extension("x.averyveryverylongextension", ext, sizeof(ext));
 	assert_string_equal(ext, "");
+	airlock_extension("x.c\xc3\xa9v", ext, sizeof(ext));
+	assert_string_equal(ext, "");
+}
+
+static void text_clean_cases(void **state)
+{
+	char out[16];
+
+	airlock_text_clean(out, sizeof(out), "plain");
+	assert_string_equal(out, "plain");
+	airlock_text_clean(out, sizeof(out), "caf\xc3\xa9");
+	assert_string_equal(out, "caf\xc3\xa9");
+	airlock_text_clean(out, sizeof(out),
+			   "a\xff\x01"
+			   "b");
+	assert_string_equal(out, "a??b");
+	/* An overlong encoding of '/' and a lone surrogate are invalid. */
+	airlock_text_clean(out, sizeof(out), "\xc0\xaf\xed\xa0\x80");
+	assert_string_equal(out, "?????");
+	/* A cut never splits a character. */
+	airlock_text_clean(out, 6, "abcd\xc3\xa9");
+	assert_string_equal(out, "abcd");
+}
+
+static void verdict_with_binary_text(void **state)
+{
+	struct airlock_report report;
+
+	airlock_report_init(&report);
+	airlock_report_add(&report, "archive", AIRLOCK_FAIL, NULL,
+			   "entry \"%s\" is bad", "\x80\x81.zip");
+	airlock_report_flag_cell(&report, 2, 1, "\xfe", "\xff", "zero");
+	json_t *verdict = airlock_report_verdict(&report);
+	json_t *finding =
+	    json_array_get(json_object_get(verdict, "findings"), 0);
+	assert_string_equal(
+	    json_string_value(json_object_get(finding, "reason")),
+	    "entry \"??.zip\" is bad");
+	json_t *cell =
+	    json_array_get(json_object_get(verdict, "flagged_cells"), 0);
+	assert_string_equal(json_string_value(json_object_get(cell, "value")),
+			    "?");
+	json_decref(verdict);
+	airlock_report_clear(&report);
 }
 
 static void judge_cases(void **state)
@@ -235,6 +279,8 @@ int main(void)
 	    cmocka_unit_test(config_invalid),
 	    cmocka_unit_test(verdict_is_worst_finding),
 	    cmocka_unit_test(verdict_without_findings_fails),
+	    cmocka_unit_test(text_clean_cases),
+	    cmocka_unit_test(verdict_with_binary_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
