@@ -845,10 +845,15 @@ static bool require_active(struct request *r, struct login_session *session)
 		reply_error(r, 500, "the session store failed; try again");
 		return false;
 	}
-	if (found == 0 || session->state != LOGIN_SESSION_ACTIVE) {
-		if (found)
-			login_session_clear(session);
+	if (found == 0) {
 		reply_no_session(r);
+		return false;
+	}
+	/* A half-done login keeps its cookie, so the portal can still send
+	 * the TOTP step after a call that needs a complete login. */
+	if (session->state != LOGIN_SESSION_ACTIVE) {
+		login_session_clear(session);
+		reply_error(r, 401, "complete the login with a TOTP code first");
 		return false;
 	}
 	if (r->now_ms - session->last_seen_ms >= TOUCH_INTERVAL_MS)
