@@ -181,15 +181,22 @@ enum web_static_result {
 	WEB_STATIC_FILE,     /* *fd_out is open on a regular file */
 	WEB_STATIC_REDIRECT, /* a directory named without its trailing '/' */
 	WEB_STATIC_NOT_FOUND,
+	WEB_STATIC_BAD_REQUEST, /* a control character or non-ASCII byte */
 };
 
-/* Looks up the URL path PATH below the directory DIR_FD. Only paths made of
- * [A-Za-z0-9._~+-] segments that do not start with '.' are served, so ".."
- * and hidden files never resolve. A directory serves its index.html and
- * never a listing. */
+/* Looks up the decoded URL path PATH below the directory DIR_FD. Segments
+ * that start with '.' are not found, so ".." and hidden files never
+ * resolve. Symbolic links are followed only while they stay below DIR_FD.
+ * A directory serves its index.html and never a listing. */
 enum web_static_result web_static_open(int dir_fd, const char *path,
 				       int *fd_out, uint64_t *size_out,
 				       const char **content_type_out);
+
+/* Writes the LEN bytes of PATH into OUT with every byte outside RFC 3986's
+ * path characters percent-encoded, '%' and NUL included, for a Location
+ * header or a log line. Stops before a byte that does not fit and returns
+ * the length written. */
+size_t web_path_encode(const char *path, size_t len, char *out, size_t size);
 
 /* web_seccomp.c */
 int web_seccomp_apply(void);

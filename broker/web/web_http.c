@@ -28,13 +28,15 @@ struct web_request {
 	enum web_method method;
 	const char *method_name;
 	char path[WEB_LOG_PATH_MAX + 1];
+	size_t path_len; /* path may contain NUL in a rejected request */
 	char peer[64];
 
 	unsigned status;
 	const char *content_type;
 	const char *cache_control;
 	const char *allow; /* Allow header of a 405 */
-	char location[WEB_LOG_PATH_MAX + 2];
+	/* The percent-encoded path and a '/'. */
+	char location[3 * WEB_LOG_PATH_MAX + 2];
 
 	const char *body; /* static text, or NULL for a file */
 	bool has_file;
@@ -163,9 +165,14 @@ static void request_parse_method(struct lws *wsi, struct web_request *req)
  * carry tokens. */
 static void request_log(const struct web_request *req)
 {
+	/* Percent-encoded, so NUL, control and non-ASCII bytes show. */
+	char path[3 * WEB_LOG_PATH_MAX + 1];
+	size_t path_len = req->path_len ? req->path_len : strlen(req->path);
+
+	web_path_encode(req->path, path_len, path, sizeof(path));
 	log_info("http_request",
 		 "method=%s path=%s status=%u peer=%s bytes=%llu",
-		 req->method_name, req->path, req->status, req->peer,
+		 req->method_name, path, req->status, req->peer,
 		 (unsigned long long)req->length);
 }
 
@@ -265,6 +272,12 @@ static int respond_not_found(struct lws *wsi, struct web_request *req)
 			    "text/plain; charset=utf-8", "Not found\n");
 }
 
+static int respond_bad_request(struct lws *wsi, struct web_request *req)
+{
+	return respond_text(wsi, req, HTTP_STATUS_BAD_REQUEST,
+			    "text/plain; charset=utf-8", "Bad request\n");
+}
+
 static int respond_method_not_allowed(struct lws *wsi, struct web_request *req,
 				      const char *allow)
 {
@@ -292,15 +305,19 @@ static int handle_static(struct lws *wsi, struct web_state *state,
 				&content_type)) {
 	case WEB_STATIC_FILE:
 		break;
-	case WEB_STATIC_REDIRECT:
-		/* web_static_open accepted the path, so it holds only URL-safe
-		 * characters and fits in location. */
-		snprintf(req->location, sizeof(req->location), "%s/",
-			 req->path);
+	case WEB_STATIC_REDIRECT: {
+		size_t used =
+		    web_path_encode(req->path, strlen(req->path), req->location,
+				    sizeof(req->location) - 1);
+		req->location[used] = '/';
+		req->location[used + 1] = '\0';
 		return respond_text(wsi, req, HTTP_STATUS_MOVED_PERMANENTLY,
 				    "text/plain; charset=utf-8", "");
+	}
 	case WEB_STATIC_NOT_FOUND:
 		return respond_not_found(wsi, req);
+	case WEB_STATIC_BAD_REQUEST:
+		return respond_bad_request(wsi, req);
 	}
 
 	req->status = HTTP_STATUS_OK;
@@ -708,6 +725,25 @@ static int handle_upgrade(struct lws *wsi, struct web_state *state,
 			       "{\"error\":\"login required\"}");
 }
 
+/* Rejects a decoded path with a NUL or control character. lws decodes the
+ * URL before this callback, and a decoded CR or LF ends its request line
+ * early, so the HTTP version is missing. HTTP/1.1 requires a Host header
+ * (RFC 9112, section 3.2). */
+static bool request_line_valid(struct lws *wsi, const char *path, size_t len)
+{
+	char version[16];
+
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)path[i] < 0x20 || path[i] == 0x7f)
+			return false;
+	if (lws_hdr_copy(wsi, version, sizeof(version), WSI_TOKEN_HTTP) <= 0)
+		return false;
+	if (strcmp(version, "HTTP/1.1") == 0 &&
+	    lws_hdr_total_length(wsi, WSI_TOKEN_HOST) <= 0)
+		return false;
+	return true;
+}
+
 static int on_request(struct lws *wsi, struct web_state *state,
 		      struct web_request *req, const char *path, size_t len)
 {
@@ -717,12 +753,16 @@ static int on_request(struct lws *wsi, struct web_state *state,
 
 	/* A path longer than the log buffer cannot name a route or a file,
 	 * so its cut copy only ever produces a 404. */
-	if (len > WEB_LOG_PATH_MAX || memchr(path, '\0', len) != NULL) {
-		snprintf(req->path, sizeof(req->path), "%.*s", 64, path);
+	if (len > WEB_LOG_PATH_MAX) {
+		memcpy(req->path, path, 64);
+		req->path_len = 64;
 		return respond_not_found(wsi, req);
 	}
 	memcpy(req->path, path, len);
 	req->path[len] = '\0';
+	req->path_len = len;
+	if (!request_line_valid(wsi, path, len))
+		return respond_bad_request(wsi, req);
 
 	if (is_api_path(req->path))
 		return handle_api(wsi, state, req);

@@ -32,8 +32,9 @@ static const char *const connections[] = {"accept4", "getpeername", "shutdown",
 static const char *const socket_io[] = {"read",	   "write", "recvmsg",
 					"sendmsg", "close", NULL};
 
-static const char *const static_files[] = {"openat", "newfstatat", "fstat",
-					   "pread64", NULL};
+/* openat2 resolves static paths beneath static_dir (RESOLVE_BENEATH). */
+static const char *const static_files[] = {"openat", "openat2", "newfstatat",
+					   "fstat",  "pread64", NULL};
 
 /* mprotect is left out, so no page can be made executable later. */
 static const char *const memory[] = {"brk",    "mmap",	  "munmap",

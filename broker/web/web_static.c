@@ -1,7 +1,10 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "broker/web/web.h"
@@ -48,35 +51,33 @@ static const char *content_type_for(const char *name)
 	return "application/octet-stream";
 }
 
-static bool segment_char_allowed(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '~' ||
-	       c == '+' || c == '-';
-}
-
-/* Checks PATH ("/", "/a/b.js", "/dir/") and copies it without the leading
- * '/' into REL, "." for the root. An empty segment is allowed only as the
- * trailing '/'. */
-static bool path_to_relative(const char *path, char *rel, size_t rel_size,
-			     bool *trailing_slash)
+/* Checks the decoded URL path PATH ("/", "/a/b.js", "/dir/") and copies it
+ * without the leading '/' into REL, "." for the root. Returns
+ * WEB_STATIC_BAD_REQUEST for a control character or a byte above 0x7e,
+ * because no served file name contains one. Returns WEB_STATIC_NOT_FOUND for
+ * an empty segment other than the trailing '/', and for a segment that
+ * starts with '.', so hidden files are never served. */
+static enum web_static_result path_to_relative(const char *path, char *rel,
+					       size_t rel_size,
+					       bool *trailing_slash)
 {
 	size_t len = strlen(path);
 
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)path[i] < 0x20 ||
+		    (unsigned char)path[i] > 0x7e)
+			return WEB_STATIC_BAD_REQUEST;
 	if (len == 0 || path[0] != '/' || len >= rel_size ||
 	    len > STATIC_PATH_MAX)
-		return false;
+		return WEB_STATIC_NOT_FOUND;
 	*trailing_slash = path[len - 1] == '/';
 
 	const char *segment = path + 1;
 	while (*segment) {
-		size_t seg_len = strcspn(segment, "/");
-		if (seg_len == 0 || segment[0] == '.')
-			return false;
-		for (size_t i = 0; i < seg_len; i++)
-			if (!segment_char_allowed(segment[i]))
-				return false;
-		segment += seg_len;
+		size_t segment_len = strcspn(segment, "/");
+		if (segment_len == 0 || segment[0] == '.')
+			return WEB_STATIC_NOT_FOUND;
+		segment += segment_len;
 		if (*segment == '/')
 			segment++;
 	}
@@ -85,17 +86,65 @@ static bool path_to_relative(const char *path, char *rel, size_t rel_size,
 		strcpy(rel, ".");
 	else
 		memcpy(rel, path + 1, len);
-	return true;
+	return WEB_STATIC_FILE;
+}
+
+/* Opens REL below DIR_FD with FLAGS. The kernel resolves every component,
+ * symbolic links included, beneath DIR_FD and fails with EXDEV for a link
+ * that leads out of the tree, so links inside the tree keep working.
+ * openat2 needs Linux 5.6; on an older kernel nothing is served. */
+static int open_beneath(int dir_fd, const char *rel, uint64_t flags)
+{
+	static bool openat2_missing_logged;
+	/* openat2 rejects O_PATH combined with O_NOCTTY. */
+	struct open_how how = {
+	    .flags = flags | O_CLOEXEC | (flags & O_PATH ? 0 : O_NOCTTY),
+	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, dir_fd, rel, &how, sizeof(how));
+
+	if (fd >= 0)
+		return fd;
+	if (errno == ENOSYS && !openat2_missing_logged) {
+		log_error("static_openat2_missing", "error=%s action=%s",
+			  strerror(errno),
+			  "static files are not served: run Linux 5.6 or "
+			  "later");
+		openat2_missing_logged = true;
+	} else if (errno == EXDEV || errno == ELOOP) {
+		log_warn("static_link_outside", "file=%s error=%s action=%s",
+			 rel, strerror(errno),
+			 "replace the symbolic link with a link inside "
+			 "static_dir or a copy");
+	} else if (errno != ENOENT && errno != ENOTDIR && errno != EACCES) {
+		log_warn("static_open_failed", "file=%s error=%s", rel,
+			 strerror(errno));
+	}
+	return -1;
+}
+
+/* Stats REL below DIR_FD through an O_PATH descriptor, so a device or FIFO
+ * in the tree is never opened for reading. */
+static int stat_beneath(int dir_fd, const char *rel, struct stat *st)
+{
+	autoclose int fd = open_beneath(dir_fd, rel, O_PATH);
+
+	if (fd < 0 || fstat(fd, st) < 0)
+		return -1;
+	return 0;
 }
 
 static int open_regular(int dir_fd, const char *rel, uint64_t *size_out)
 {
 	struct stat st;
-	/* O_NONBLOCK keeps a FIFO placed in the tree from blocking the
-	 * loop. Only regular files are served. */
-	autoclose int fd =
-	    openat(dir_fd, rel, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 
+	if (stat_beneath(dir_fd, rel, &st) < 0 || !S_ISREG(st.st_mode))
+		return -1;
+
+	/* The name may have changed since the stat, so the descriptor is
+	 * checked again. O_NONBLOCK keeps a FIFO put there meanwhile from
+	 * blocking the loop. */
+	autoclose int fd = open_beneath(dir_fd, rel, O_RDONLY | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return -1;
 	*size_out = (uint64_t)st.st_size;
@@ -107,12 +156,15 @@ enum web_static_result web_static_open(int dir_fd, const char *path,
 				       const char **content_type_out)
 {
 	char rel[STATIC_PATH_MAX + 1];
-	bool trailing_slash;
+	char index_rel[STATIC_PATH_MAX + sizeof("/" INDEX_FILE)];
+	bool trailing_slash = false;
 	struct stat st;
 
-	if (!path_to_relative(path, rel, sizeof(rel), &trailing_slash))
-		return WEB_STATIC_NOT_FOUND;
-	if (fstatat(dir_fd, rel, &st, 0) < 0)
+	enum web_static_result checked =
+	    path_to_relative(path, rel, sizeof(rel), &trailing_slash);
+	if (checked != WEB_STATIC_FILE)
+		return checked;
+	if (stat_beneath(dir_fd, rel, &st) < 0)
 		return WEB_STATIC_NOT_FOUND;
 
 	if (S_ISREG(st.st_mode)) {
@@ -125,11 +177,17 @@ enum web_static_result web_static_open(int dir_fd, const char *path,
 	if (!S_ISDIR(st.st_mode))
 		return WEB_STATIC_NOT_FOUND;
 
-	autoclose int sub_fd =
-	    openat(dir_fd, rel, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (sub_fd < 0)
-		return WEB_STATIC_NOT_FOUND;
-	int fd = open_regular(sub_fd, INDEX_FILE, size_out);
+	/* The index is resolved from the top of the tree too, so a link
+	 * named index.html cannot leave it either. */
+	size_t rel_len = strlen(rel);
+	if (trailing_slash)
+		rel_len--;
+	if (strcmp(rel, ".") == 0)
+		snprintf(index_rel, sizeof(index_rel), "%s", INDEX_FILE);
+	else
+		snprintf(index_rel, sizeof(index_rel), "%.*s/%s", (int)rel_len,
+			 rel, INDEX_FILE);
+	int fd = open_regular(dir_fd, index_rel, size_out);
 	if (fd < 0)
 		return WEB_STATIC_NOT_FOUND;
 
@@ -142,4 +200,37 @@ enum web_static_result web_static_open(int dir_fd, const char *path,
 	*fd_out = fd;
 	*content_type_out = content_type_for(INDEX_FILE);
 	return WEB_STATIC_FILE;
+}
+
+/* RFC 3986 pchar without '%': the bytes a path may carry unencoded. */
+static bool path_byte_plain(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') ||
+	       (c != '\0' && strchr("-._~!$&'()*+,;=:@/", c) != NULL);
+}
+
+size_t web_path_encode(const char *path, size_t len, char *out, size_t size)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t used = 0;
+
+	if (size == 0)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)path[i];
+		if (path_byte_plain(c)) {
+			if (used + 1 >= size)
+				break;
+			out[used++] = (char)c;
+			continue;
+		}
+		if (used + 3 >= size)
+			break;
+		out[used++] = '%';
+		out[used++] = hex[c >> 4];
+		out[used++] = hex[c & 0x0f];
+	}
+	out[used] = '\0';
+	return used;
 }
