@@ -22,6 +22,7 @@ DEFINE_AUTO_CLEANUP(json, json_t, json_decref)
 
 struct audit_log {
 	struct store *store;
+	char *head_path;
 	EVP_PKEY *key;
 	uint8_t key_id[AUDIT_HASH_LEN];
 	char key_id_hex[2 * AUDIT_HASH_LEN + 1];
@@ -367,6 +368,19 @@ int audit_checkpoint(struct audit_log *a)
 		goto fail_logged;
 
 	a->last_checkpoint_monotonic_ms = audit_clock_ms(CLOCK_MONOTONIC);
+	struct audit_checkpoint_row head = {.seq = tail.seq,
+					    .time_ms = time_ms};
+	memcpy(head.hash, tail.hash, sizeof(head.hash));
+	memcpy(head.key_id, a->key_id, sizeof(head.key_id));
+	memcpy(head.signature, sig, sizeof(head.signature));
+	/* The checkpoint is committed, so a failure here only leaves the head
+	 * one checkpoint behind, which the next audit_open repairs. */
+	if (audit_head_write(a->head_path, &head) < 0)
+		log_error("audit_head_write_failed", "path=%s seq=%lld hint=%s",
+			  a->head_path, (long long)tail.seq,
+			  "check the file system of the signing key; "
+			  "trellisd updates the head at the next checkpoint");
+
 	char hash_hex[2 * AUDIT_HASH_LEN + 1];
 	char sig_hex[2 * AUDIT_SIGNATURE_LEN + 1];
 	audit_hex(tail.hash, sizeof(tail.hash), hash_hex);
@@ -425,40 +439,252 @@ char *audit_public_key_pem(struct audit_log *a)
 	return pem;
 }
 
-/* Warns when the newest checkpoint was signed by another key: verifying
- * older checkpoints then needs the previous public key. */
-static void audit_check_key_continuity(struct audit_log *a)
+/* Reads the checkpoint at SEQ, or the newest one when SEQ is 0, into ROW.
+ * Returns 1 when found, 0 when not, -1 on a database error. */
+static int audit_read_checkpoint(struct store *s, int64_t seq,
+				 struct audit_checkpoint_row *row)
 {
-	sqlite3_stmt *stmt =
-	    store_prepare(a->store, "SELECT seq, key_id FROM audit_checkpoints "
-				    "ORDER BY seq DESC LIMIT 1");
+	sqlite3_stmt *stmt = store_prepare(
+	    s, "SELECT seq, hash, time_ms, key_id, signature FROM "
+	       "audit_checkpoints WHERE ?1 = 0 OR seq = ?1 "
+	       "ORDER BY seq DESC LIMIT 1");
 	if (!stmt)
-		return;
-	if (sqlite3_step(stmt) == SQLITE_ROW) {
-		const void *id = sqlite3_column_blob(stmt, 1);
-		if (!id || sqlite3_column_bytes(stmt, 1) != AUDIT_HASH_LEN ||
-		    memcmp(id, a->key_id, AUDIT_HASH_LEN) != 0)
-			log_warn("audit_signing_key_changed",
-				 "database=%s last_checkpoint_seq=%lld "
-				 "key_id=%s hint=%s",
-				 store_path(a->store),
-				 (long long)sqlite3_column_int64(stmt, 0),
-				 a->key_id_hex,
-				 "keep the previous public key to verify "
-				 "older checkpoints");
+		return -1;
+	sqlite3_bind_int64(stmt, 1, seq);
+
+	int found = 0;
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		const void *hash = sqlite3_column_blob(stmt, 1);
+		const void *key_id = sqlite3_column_blob(stmt, 3);
+		const void *sig = sqlite3_column_blob(stmt, 4);
+		/* A malformed row never equals a head, and audit_verify
+		 * reports it. */
+		memset(row, 0, sizeof(*row));
+		row->seq = sqlite3_column_int64(stmt, 0);
+		row->time_ms = sqlite3_column_int64(stmt, 2);
+		if (hash && sqlite3_column_bytes(stmt, 1) == AUDIT_HASH_LEN)
+			memcpy(row->hash, hash, AUDIT_HASH_LEN);
+		if (key_id && sqlite3_column_bytes(stmt, 3) == AUDIT_HASH_LEN)
+			memcpy(row->key_id, key_id, AUDIT_HASH_LEN);
+		if (sig && sqlite3_column_bytes(stmt, 4) == AUDIT_SIGNATURE_LEN)
+			memcpy(row->signature, sig, AUDIT_SIGNATURE_LEN);
+		found = 1;
+	} else if (rc != SQLITE_DONE) {
+		store_log_step_error(s, stmt);
+		found = -1;
 	}
 	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	return found;
+}
+
+/* Counts the records and the checkpoints. */
+static int audit_count_rows(struct store *s, int64_t *records,
+			    int64_t *checkpoints)
+{
+	sqlite3_stmt *stmt =
+	    store_prepare(s, "SELECT (SELECT count(*) FROM audit_records), "
+			     "(SELECT count(*) FROM audit_checkpoints)");
+	if (!stmt)
+		return -1;
+
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*records = sqlite3_column_int64(stmt, 0);
+		*checkpoints = sqlite3_column_int64(stmt, 1);
+	} else {
+		store_log_step_error(s, stmt);
+	}
+	sqlite3_reset(stmt);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Logs why audit_open rejects the log of A, with the first bad seq (0 when
+ * none is known) and what the operator should do. */
+static void audit_open_reject(struct audit_log *a, int64_t seq,
+			      const char *error, const char *hint)
+{
+	log_error("audit_open_rejected",
+		  "database=%s head=%s first_bad_seq=%lld error=%s hint=%s",
+		  store_path(a->store), a->head_path, (long long)seq, error,
+		  hint);
+}
+
+/* Loads the signing key. A key is generated only for an empty log, because
+ * a new key cannot verify the existing checkpoints, and accepting one would
+ * let anyone who deleted the key start a new signed history. */
+static int audit_open_key(struct audit_log *a, const char *key_path,
+			  bool log_empty)
+{
+	bool missing = false;
+	a->key = audit_key_load(key_path, &missing);
+	if (!a->key && missing && log_empty)
+		a->key = audit_key_create(key_path);
+	else if (!a->key && missing)
+		log_error("audit_open_rejected",
+			  "database=%s key=%s error=%s hint=%s",
+			  store_path(a->store), key_path,
+			  "the signing key is missing but the audit log has "
+			  "records",
+			  "restore the key file from backup; trellisd "
+			  "generates a key only for an empty audit log");
+	if (!a->key || audit_key_id(a->key, a->key_id) < 0)
+		return -1;
+	audit_hex(a->key_id, sizeof(a->key_id), a->key_id_hex);
+	return 0;
+}
+
+/* Writes the head of an empty log: a signed checkpoint over seq 0, so that
+ * records appended before the first checkpoint are already anchored. */
+static int audit_head_create(struct audit_log *a)
+{
+	struct audit_checkpoint_row head = {
+	    .seq = 0,
+	    .time_ms = audit_clock_ms(CLOCK_REALTIME),
+	};
+	memcpy(head.key_id, a->key_id, sizeof(head.key_id));
+
+	autofree uint8_t *msg = NULL;
+	size_t msg_len = 0;
+	if (audit_checkpoint_message(head.seq, head.hash, head.time_ms, &msg,
+				     &msg_len) < 0 ||
+	    audit_sign(a->key, msg, msg_len, head.signature) < 0 ||
+	    audit_head_write(a->head_path, &head) < 0)
+		return -1;
+	log_info("audit_head_created", "path=%s key_id=%s", a->head_path,
+		 a->key_id_hex);
+	return 0;
+}
+
+static bool audit_checkpoint_row_equal(const struct audit_checkpoint_row *x,
+				       const struct audit_checkpoint_row *y)
+{
+	return x->seq == y->seq && x->time_ms == y->time_ms &&
+	       memcmp(x->hash, y->hash, sizeof(x->hash)) == 0 &&
+	       memcmp(x->key_id, y->key_id, sizeof(x->key_id)) == 0 &&
+	       memcmp(x->signature, y->signature, sizeof(x->signature)) == 0;
+}
+
+/* Checks that HEAD was signed by the key and that the database still
+ * contains the checkpoint that HEAD copies. */
+static int audit_head_check(struct audit_log *a,
+			    const struct audit_checkpoint_row *head)
+{
+	if (memcmp(head->key_id, a->key_id, AUDIT_HASH_LEN) != 0 ||
+	    !audit_checkpoint_row_signed(a->key, head)) {
+		audit_open_reject(a, 0,
+				  "the audit head file is not signed by the "
+				  "signing key",
+				  "restore the key and the head file from the "
+				  "same backup, or investigate who replaced "
+				  "them");
+		return -1;
+	}
+	if (head->seq == 0)
+		return 0;
+
+	struct audit_checkpoint_row row;
+	int found = audit_read_checkpoint(a->store, head->seq, &row);
+	if (found < 0)
+		return -1;
+	if (found == 0 || !audit_checkpoint_row_equal(&row, head)) {
+		audit_open_reject(
+		    a, head->seq,
+		    found == 0 ? "the checkpoint in the audit head file is "
+				 "missing from the database"
+			       : "the checkpoint in the audit head file "
+				 "differs from the one in the database",
+		    "checkpoints or records were deleted or rewritten; "
+		    "restore the database from a backup that contains the "
+		    "checkpoint, or keep this copy for investigation");
+		return -1;
+	}
+	return 0;
+}
+
+/* Verifies the chain and every checkpoint, naming the first bad seq. */
+static int audit_open_verify(struct audit_log *a)
+{
+	struct audit_verify_result r;
+	if (audit_verify_with_key(a->store, a->key, &r) < 0)
+		return -1;
+	if (audit_verify_result_intact(&r))
+		return 0;
+
+	char error[sizeof(r.detail) + 64];
+	snprintf(error, sizeof(error), "audit log %s at record %lld: %s",
+		 r.problem, (long long)r.first_bad_seq, r.detail);
+	audit_open_reject(a, r.first_bad_seq, error,
+			  "trellisd does not append to a damaged audit log; "
+			  "restore the database from a backup whose audit log "
+			  "verifies, or keep this copy for investigation");
+	return -1;
+}
+
+/* Moves the head file up to the newest checkpoint in the database, which
+ * is newer than HEAD when trellisd stopped between committing a checkpoint
+ * and writing the head. audit_open_verify has checked its signature. */
+static int audit_head_catch_up(struct audit_log *a,
+			       const struct audit_checkpoint_row *head)
+{
+	struct audit_checkpoint_row newest;
+	int found = audit_read_checkpoint(a->store, 0, &newest);
+	if (found <= 0 || newest.seq <= head->seq)
+		return found < 0 ? -1 : 0;
+
+	log_warn("audit_head_behind",
+		 "path=%s head_seq=%lld checkpoint_seq=%lld action=%s",
+		 a->head_path, (long long)head->seq, (long long)newest.seq,
+		 "updating the head file");
+	return audit_head_write(a->head_path, &newest);
+}
+
+/* Decides whether the log of A may be appended to. */
+static int audit_open_check(struct audit_log *a, bool log_empty)
+{
+	struct audit_checkpoint_row head;
+	int found = audit_head_read(a->head_path, &head);
+	if (found < 0)
+		return -1;
+	if (found == 0 && log_empty)
+		return audit_head_create(a);
+	if (found == 0) {
+		audit_open_reject(a, 0,
+				  "the audit head file is missing but the "
+				  "audit log has records",
+				  "restore the head file from the backup of "
+				  "the key; without it trellisd cannot tell "
+				  "whether records were rewritten");
+		return -1;
+	}
+
+	if (audit_head_check(a, &head) < 0 || audit_open_verify(a) < 0)
+		return -1;
+	return audit_head_catch_up(a, &head);
+}
+
+static void audit_free(struct audit_log *a)
+{
+	EVP_PKEY_free(a->key);
+	free(a->head_path);
+	free(a);
 }
 
 int audit_open(struct store *s, const char *key_path,
 	       uint32_t checkpoint_records, uint32_t checkpoint_interval_s,
 	       struct audit_log **out)
 {
-	if (store_schema_version(s) < 1) {
+	int64_t records = 0;
+	int64_t checkpoints = 0;
+	if (store_schema_version(s) < 1 ||
+	    audit_count_rows(s, &records, &checkpoints) < 0) {
 		log_error("audit_open_failed", "database=%s error=%s",
-			  store_path(s), "database is not migrated");
+			  store_path(s),
+			  "database is not migrated or cannot be read");
 		return -1;
 	}
+	bool log_empty = records == 0 && checkpoints == 0;
 
 	struct audit_log *a = calloc(1, sizeof(*a));
 	if (!a)
@@ -467,23 +693,20 @@ int audit_open(struct store *s, const char *key_path,
 	a->checkpoint_records = checkpoint_records;
 	a->checkpoint_interval_s = checkpoint_interval_s;
 	a->last_checkpoint_monotonic_ms = audit_clock_ms(CLOCK_MONOTONIC);
-	a->key = audit_key_load_or_create(key_path);
-	if (!a->key || audit_key_id(a->key, a->key_id) < 0) {
+	a->head_path = audit_head_path(key_path);
+	if (!a->head_path || audit_open_key(a, key_path, log_empty) < 0 ||
+	    audit_open_check(a, log_empty) < 0) {
 		log_error("audit_open_failed", "database=%s key=%s",
 			  store_path(s), key_path);
-		EVP_PKEY_free(a->key);
-		free(a);
+		audit_free(a);
 		return -1;
 	}
-	audit_hex(a->key_id, sizeof(a->key_id), a->key_id_hex);
-	audit_check_key_continuity(a);
 
 	log_info("audit_opened",
 		 "database=%s key=%s key_id=%s records=%lld "
 		 "checkpoint_records=%u checkpoint_interval_s=%u",
-		 store_path(s), key_path, a->key_id_hex,
-		 (long long)audit_length(a), checkpoint_records,
-		 checkpoint_interval_s);
+		 store_path(s), key_path, a->key_id_hex, (long long)records,
+		 checkpoint_records, checkpoint_interval_s);
 	*out = a;
 	return 0;
 }
@@ -498,7 +721,5 @@ void audit_close(struct audit_log *a)
 			 store_path(a->store), "no final checkpoint");
 	else
 		audit_checkpoint(a);
-
-	EVP_PKEY_free(a->key);
-	free(a);
+	audit_free(a);
 }

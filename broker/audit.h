@@ -30,8 +30,21 @@
  *   32      that record's hash
  *   u64     time_ms of the checkpoint
  *
- * key_id is SHA-256 of the 32-byte raw public key. docs/audit-log.md
- * describes the format and what verification can and cannot detect. */
+ * key_id is SHA-256 of the 32-byte raw public key.
+ *
+ * Audit head file. KEY_PATH.head keeps the newest checkpoint outside the
+ * database, 164 bytes:
+ *
+ *   u8      format version, 1
+ *   u8+n    the context string "trellis-audit-head"
+ *   u64     seq, 0 before the first checkpoint
+ *   32      that record's hash, zero for seq 0
+ *   u64     time_ms
+ *   32      key_id
+ *   64      the signature of the checkpoint message above
+ *
+ * docs/audit-log.md describes the formats and what verification can and
+ * cannot detect. */
 #ifndef TRELLIS_BROKER_AUDIT_H
 #define TRELLIS_BROKER_AUDIT_H
 
@@ -50,10 +63,22 @@
 struct audit_log;
 
 /* Opens the audit log of a migrated store S, signing checkpoints with the
- * Ed25519 key in KEY_PATH. A missing key file is generated (PEM, mode
- * 0600). An existing key file must be a regular file, not a symbolic link,
- * owned by this user and not accessible by group or others. A checkpoint is
- * written after every CHECKPOINT_RECORDS records and, through
+ * Ed25519 key in KEY_PATH. It rejects a log that may have been tampered
+ * with: it logs audit_open_rejected with the first bad seq and what to do,
+ * and returns -1, in these cases:
+ *   - the key file is missing while the log has records or checkpoints;
+ *     a key is generated (PEM, mode 0600) only for an empty log;
+ *   - the audit head file KEY_PATH.head, a signed copy of the newest
+ *     checkpoint outside the database, is missing while the log has
+ *     records, or its signature does not verify with the key;
+ *   - the database lacks a checkpoint identical to the head, or a record
+ *     at the head's seq with the head's hash;
+ *   - audit_verify with the key does not find the log intact.
+ * Records after the head's seq are accepted when their chain verifies,
+ * because a crash can stop trellisd before it writes a checkpoint. An
+ * existing key file must be a regular file, not a symbolic link, owned by
+ * this user and not accessible by group or others. A checkpoint is written
+ * after every CHECKPOINT_RECORDS records and, through
  * audit_maybe_checkpoint, every CHECKPOINT_INTERVAL_S seconds that saw new
  * records; 0 turns either trigger off. */
 int audit_open(struct store *s, const char *key_path,
@@ -87,20 +112,23 @@ int64_t audit_length(struct audit_log *a);
 char *audit_public_key_pem(struct audit_log *a);
 
 /* The outcome of audit_verify. first_bad_seq is the lowest seq at which the
- * chain fails, with problem one of:
- *   "altered"   the record's hash does not match its contents, or its
- *               successor's prev_hash, or a validly signed checkpoint
- *   "missing"   no record has this seq, but a later one exists
- *   "reordered" the record links to a record other than its predecessor
- *   "truncated" the records end before the seq of the newest checkpoint
- *               (with a key, the newest one whose signature verifies)
+ * log fails, with problem one of:
+ *   "altered"    the record's hash does not match its contents, or its
+ *                successor's prev_hash, or a validly signed checkpoint
+ *   "missing"    no record has this seq, but a later one exists
+ *   "reordered"  the record links to a record other than its predecessor
+ *   "truncated"  the records end before the seq of the newest checkpoint
+ *                (with a key, the newest one whose signature verifies)
+ *   "checkpoint" the chain is whole but the checkpoint at this seq is not:
+ *                its signature is invalid or its hash differs from the
+ *                record's
  * checkpoints_ok is false when a checkpoint's signature is invalid or its
  * hash differs from the record at its seq; bad_checkpoint_seq is the first
  * such checkpoint. */
 struct audit_verify_result {
 	int64_t records;
 	int64_t checkpoints;
-	int64_t first_bad_seq; /* 0 when the chain is intact */
+	int64_t first_bad_seq; /* 0 when the log is intact */
 	const char *problem;   /* static string, NULL when intact */
 	char detail[256];
 	bool checkpoints_ok;
@@ -115,7 +143,12 @@ struct audit_verify_result {
  * when it could not run (database or key error). */
 int audit_verify(struct store *s, const char *key,
 		 struct audit_verify_result *out);
-/* Returns the result as a new JSON object for trellis-admin. */
+/* Returns whether R found the chain and every checkpoint intact. */
+bool audit_verify_result_intact(const struct audit_verify_result *r);
+/* Returns the result as a new JSON object for trellis-admin: intact,
+ * records, checkpoints, first_bad_seq (null when intact), problem (null
+ * when intact), detail, checkpoints_ok, bad_checkpoint_seq (null when every
+ * checkpoint verifies) and signatures_checked. */
 json_t *audit_verify_result_json(const struct audit_verify_result *r);
 
 /* A filter for audit_read. Zero in a field means no bound; bounds

@@ -1,5 +1,7 @@
-/* The audit log's Ed25519 key: creating and loading the key file, and
- * signing and verifying checkpoints with OpenSSL 3's EVP API. */
+/* The audit log's files next to the database. This file creates and loads
+ * the Ed25519 key, signs and verifies checkpoints with OpenSSL 3's EVP API,
+ * and reads and writes the audit head file, a copy of the newest
+ * checkpoint. */
 #include "broker/audit_private.h"
 
 #include <errno.h>
@@ -14,6 +16,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "lib/buf.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
 
@@ -42,9 +45,9 @@ static int audit_no_passphrase(char *buf, int size, int rwflag, void *arg)
 	return 0;
 }
 
-/* Generates a key and writes it to PATH, which must not exist yet. The file
- * is created with O_EXCL so an existing file or link is never overwritten. */
-static EVP_PKEY *audit_key_create(const char *path)
+/* The file is created with O_EXCL so an existing file or link is never
+ * overwritten. */
+EVP_PKEY *audit_key_create(const char *path)
 {
 	char err[256];
 
@@ -163,11 +166,14 @@ static EVP_PKEY *audit_key_read(const char *path, int fd)
 	return pkey;
 }
 
-EVP_PKEY *audit_key_load_or_create(const char *path)
+EVP_PKEY *audit_key_load(const char *path, bool *missing)
 {
+	*missing = false;
 	autoclose int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT)
-		return audit_key_create(path);
+	if (fd < 0 && errno == ENOENT) {
+		*missing = true;
+		return NULL;
+	}
 	if (fd < 0) {
 		log_error(
 		    "audit_key_failed", "path=%s operation=%s error=%s hint=%s",
@@ -252,4 +258,208 @@ bool audit_signature_valid(EVP_PKEY *pkey, const uint8_t *msg, size_t len,
 		     EVP_DigestVerify(ctx, sig, sig_len, msg, len) == 1;
 	ERR_clear_error();
 	return valid;
+}
+
+/* The head file's magic text; its layout is in docs/audit-log.md. */
+#define AUDIT_HEAD_CONTEXT "trellis-audit-head"
+/* The head file is 164 bytes; a larger file is not one. */
+#define AUDIT_HEAD_FILE_MAX 512
+
+char *audit_head_path(const char *key_path)
+{
+	char *path = NULL;
+	if (asprintf(&path, "%s.head", key_path) < 0)
+		return NULL;
+	return path;
+}
+
+bool audit_checkpoint_row_signed(EVP_PKEY *key,
+				 const struct audit_checkpoint_row *row)
+{
+	autofree uint8_t *msg = NULL;
+	size_t msg_len = 0;
+	if (audit_checkpoint_message(row->seq, row->hash, row->time_ms, &msg,
+				     &msg_len) < 0)
+		return false;
+	return audit_signature_valid(key, msg, msg_len, row->signature,
+				     sizeof(row->signature));
+}
+
+/* Checks that the open head file FD can only have been written by this
+ * user: a regular file owned by it and not writable by group or others. */
+static int audit_head_check_file(const char *path, int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		log_error("audit_head_failed", "path=%s operation=%s error=%s",
+			  path, "stat head file", strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		log_error("audit_head_rejected", "path=%s error=%s", path,
+			  "not a regular file");
+		return -1;
+	}
+	if (st.st_uid != geteuid() || (st.st_mode & 022)) {
+		char mode[8];
+		snprintf(mode, sizeof(mode), "%04o",
+			 (unsigned)(st.st_mode & 07777));
+		log_error(
+		    "audit_head_rejected",
+		    "path=%s owner_uid=%u mode=%s error=%s hint=%s", path,
+		    (unsigned)st.st_uid, mode,
+		    "head file is owned by another user or writable by "
+		    "group or others",
+		    "find out who changed it before trusting it, then "
+		    "chown it to the user trellisd runs as and chmod 600");
+		return -1;
+	}
+	return 0;
+}
+
+static int audit_head_parse(const uint8_t *data, size_t len,
+			    struct audit_checkpoint_row *head)
+{
+	struct buf_reader r;
+	uint8_t version = 0;
+	const uint8_t *context = NULL;
+	size_t context_len = 0;
+	uint64_t seq = 0;
+	uint64_t time_ms = 0;
+
+	buf_reader_init(&r, data, len);
+	if (buf_get_u8(&r, &version) < 0 ||
+	    buf_get_string8(&r, 255, &context, &context_len) < 0 ||
+	    buf_get_u64be(&r, &seq) < 0 ||
+	    buf_get_bytes(&r, head->hash, sizeof(head->hash)) < 0 ||
+	    buf_get_u64be(&r, &time_ms) < 0 ||
+	    buf_get_bytes(&r, head->key_id, sizeof(head->key_id)) < 0 ||
+	    buf_get_bytes(&r, head->signature, sizeof(head->signature)) < 0)
+		return -1;
+
+	if (version != AUDIT_FORMAT_VERSION ||
+	    context_len != strlen(AUDIT_HEAD_CONTEXT) ||
+	    memcmp(context, AUDIT_HEAD_CONTEXT, context_len) != 0 ||
+	    buf_remaining(&r) != 0 || seq > INT64_MAX)
+		return -1;
+	head->seq = (int64_t)seq;
+	head->time_ms = (int64_t)time_ms;
+	return 0;
+}
+
+int audit_head_read(const char *path, struct audit_checkpoint_row *head)
+{
+	autoclose int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd < 0) {
+		log_error("audit_head_failed", "path=%s operation=%s error=%s",
+			  path, "open head file",
+			  errno == ELOOP ? "is a symbolic link"
+					 : strerror(errno));
+		return -1;
+	}
+	if (audit_head_check_file(path, fd) < 0)
+		return -1;
+
+	uint8_t data[AUDIT_HEAD_FILE_MAX];
+	ssize_t len = read(fd, data, sizeof(data));
+	if (len < 0) {
+		log_error("audit_head_failed", "path=%s operation=%s error=%s",
+			  path, "read head file", strerror(errno));
+		return -1;
+	}
+	if (audit_head_parse(data, (size_t)len, head) < 0) {
+		log_error("audit_head_rejected",
+			  "path=%s size=%zd error=%s hint=%s", path, len,
+			  "not an audit head file of format version 1",
+			  "restore the head file from the backup that belongs "
+			  "to the database");
+		return -1;
+	}
+	return 1;
+}
+
+/* Writes DATA to a new file at PATH and syncs it. */
+static int audit_head_write_file(const char *path, const uint8_t *data,
+				 size_t len)
+{
+	if (unlink(path) < 0 && errno != ENOENT) {
+		log_error("audit_head_failed", "path=%s operation=%s error=%s",
+			  path, "remove stale temporary file", strerror(errno));
+		return -1;
+	}
+
+	autoclose int fd = open(
+	    path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		log_error("audit_head_failed", "path=%s operation=%s error=%s",
+			  path, "create temporary file", strerror(errno));
+		return -1;
+	}
+	ssize_t written = write(fd, data, len);
+	if (written != (ssize_t)len || fsync(fd) < 0) {
+		log_error("audit_head_failed", "path=%s operation=%s error=%s",
+			  path, "write temporary file",
+			  written < 0 || written == (ssize_t)len
+			      ? strerror(errno)
+			      : "short write");
+		unlink(path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Syncs the directory that contains PATH, so a rename in it is durable. */
+static int audit_sync_parent_dir(const char *path)
+{
+	autofree char *dir = strdup(path);
+	if (!dir)
+		return -1;
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+
+	autoclose int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0) {
+		log_error("audit_head_failed", "path=%s operation=%s error=%s",
+			  dir, "sync directory", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int audit_head_write(const char *path, const struct audit_checkpoint_row *head)
+{
+	autofree char *tmp_path = NULL;
+	if (asprintf(&tmp_path, "%s.tmp", path) < 0)
+		return -1;
+
+	struct buf_writer w;
+	buf_writer_init(&w, AUDIT_HEAD_FILE_MAX);
+	buf_put_u8(&w, AUDIT_FORMAT_VERSION);
+	buf_put_string8(&w, AUDIT_HEAD_CONTEXT, strlen(AUDIT_HEAD_CONTEXT));
+	buf_put_u64be(&w, (uint64_t)head->seq);
+	buf_put_bytes(&w, head->hash, sizeof(head->hash));
+	buf_put_u64be(&w, (uint64_t)head->time_ms);
+	buf_put_bytes(&w, head->key_id, sizeof(head->key_id));
+	buf_put_bytes(&w, head->signature, sizeof(head->signature));
+	int rc = w.error == BUF_OK
+		     ? audit_head_write_file(tmp_path, w.data, w.len)
+		     : -1;
+	buf_writer_free(&w);
+	if (rc < 0)
+		return -1;
+
+	if (rename(tmp_path, path) < 0) {
+		log_error("audit_head_failed", "path=%s operation=%s error=%s",
+			  path, "rename temporary file", strerror(errno));
+		unlink(tmp_path);
+		return -1;
+	}
+	return audit_sync_parent_dir(path);
 }

@@ -245,7 +245,7 @@ static void audit_result_checkpoint_bad(struct audit_verify_result *out,
 		return;
 	out->checkpoints_ok = false;
 	out->bad_checkpoint_seq = seq;
-	audit_result_note(out, "checkpoint %lld: %s", (long long)seq, why);
+	audit_result_note(out, "checkpoint %lld %s", (long long)seq, why);
 }
 
 /* Checks every checkpoint's signature (when KEY is set) and its hash
@@ -270,7 +270,7 @@ static int audit_verify_checkpoints(struct store *s, EVP_PKEY *key,
 
 		if (key && !audit_checkpoint_signed(stmt, key)) {
 			audit_result_checkpoint_bad(out, seq,
-						    "invalid signature");
+						    "has an invalid signature");
 			continue;
 		}
 		covered_seq = seq;
@@ -279,7 +279,9 @@ static int audit_verify_checkpoints(struct store *s, EVP_PKEY *key,
 		    audit_record_has_hash(s, seq, audit_column_hash(stmt, 1));
 		if (match == 0) {
 			audit_result_checkpoint_bad(
-			    out, seq, "hash differs from the record");
+			    out, seq,
+			    "covers a hash that differs from the "
+			    "record at its seq");
 			/* A valid signature over another hash means the
 			 * records since the last good checkpoint were
 			 * rewritten together with their hashes. */
@@ -311,38 +313,46 @@ static int audit_verify_checkpoints(struct store *s, EVP_PKEY *key,
 	return 0;
 }
 
-int audit_verify(struct store *s, const char *key,
-		 struct audit_verify_result *out)
+/* Reports a log whose chain is whole but whose checkpoint fails at the
+ * checkpoint's seq, so first_bad_seq and problem are set whenever the log
+ * is not intact. */
+static void audit_result_finish(struct audit_verify_result *out,
+				bool signatures_checked)
+{
+	if (out->first_bad_seq == 0 && !out->checkpoints_ok) {
+		out->first_bad_seq = out->bad_checkpoint_seq;
+		out->problem = "checkpoint";
+	}
+	if (out->first_bad_seq == 0)
+		snprintf(out->detail, sizeof(out->detail),
+			 "%lld records and %lld checkpoints verified%s",
+			 (long long)out->records, (long long)out->checkpoints,
+			 signatures_checked
+			     ? ""
+			     : " (signatures not checked: no key)");
+}
+
+int audit_verify_with_key(struct store *s, EVP_PKEY *key,
+			  struct audit_verify_result *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->checkpoints_ok = true;
-
-	autoptr(verify_pkey) EVP_PKEY *pkey = NULL;
-	if (key) {
-		pkey = audit_key_load_verifier(key);
-		if (!pkey)
-			return -1;
-		out->signatures_checked = true;
-	}
+	out->signatures_checked = key != NULL;
 
 	struct audit_walk walk = {.expected_seq = 1};
 	if (store_begin_read(s) < 0)
 		return -1;
 	int rc = audit_verify_records(s, &walk, out);
 	if (rc == 0)
-		rc = audit_verify_checkpoints(s, pkey, &walk, out);
+		rc = audit_verify_checkpoints(s, key, &walk, out);
 	store_rollback(s);
 	if (rc < 0) {
 		log_error("audit_verify_failed", "database=%s", store_path(s));
 		return -1;
 	}
 
-	if (out->first_bad_seq == 0 && out->checkpoints_ok)
-		snprintf(out->detail, sizeof(out->detail),
-			 "%lld records and %lld checkpoints verified%s",
-			 (long long)out->records, (long long)out->checkpoints,
-			 pkey ? "" : " (signatures not checked: no key)");
-	bool intact = out->first_bad_seq == 0 && out->checkpoints_ok;
+	audit_result_finish(out, key != NULL);
+	bool intact = out->first_bad_seq == 0;
 	log_event(intact ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, "audit_verified",
 		  "database=%s records=%lld checkpoints=%lld "
 		  "first_bad_seq=%lld problem=%s checkpoints_ok=%d "
@@ -354,6 +364,25 @@ int audit_verify(struct store *s, const char *key,
 	return 0;
 }
 
+int audit_verify(struct store *s, const char *key,
+		 struct audit_verify_result *out)
+{
+	autoptr(verify_pkey) EVP_PKEY *pkey = NULL;
+	if (key) {
+		pkey = audit_key_load_verifier(key);
+		if (!pkey) {
+			memset(out, 0, sizeof(*out));
+			return -1;
+		}
+	}
+	return audit_verify_with_key(s, pkey, out);
+}
+
+bool audit_verify_result_intact(const struct audit_verify_result *r)
+{
+	return r->first_bad_seq == 0 && r->checkpoints_ok;
+}
+
 /* Returns a JSON integer for N, or null when N is 0 (no such seq). */
 static json_t *audit_seq_or_null(int64_t n)
 {
@@ -362,15 +391,14 @@ static json_t *audit_seq_or_null(int64_t n)
 
 json_t *audit_verify_result_json(const struct audit_verify_result *r)
 {
-	return json_pack("{s:b, s:I, s:I, s:o, s:s?, s:s, s:b, s:o, s:b}",
-			 "intact", r->first_bad_seq == 0 && r->checkpoints_ok,
-			 "records", (json_int_t)r->records, "checkpoints",
-			 (json_int_t)r->checkpoints, "first_bad_seq",
-			 audit_seq_or_null(r->first_bad_seq), "problem",
-			 r->problem, "detail", r->detail, "checkpoints_ok",
-			 r->checkpoints_ok, "bad_checkpoint_seq",
-			 audit_seq_or_null(r->bad_checkpoint_seq),
-			 "signatures_checked", r->signatures_checked);
+	return json_pack(
+	    "{s:b, s:I, s:I, s:o, s:s?, s:s, s:b, s:o, s:b}", "intact",
+	    audit_verify_result_intact(r), "records", (json_int_t)r->records,
+	    "checkpoints", (json_int_t)r->checkpoints, "first_bad_seq",
+	    audit_seq_or_null(r->first_bad_seq), "problem", r->problem,
+	    "detail", r->detail, "checkpoints_ok", r->checkpoints_ok,
+	    "bad_checkpoint_seq", audit_seq_or_null(r->bad_checkpoint_seq),
+	    "signatures_checked", r->signatures_checked);
 }
 
 /* Converts the current row of STMT (AUDIT_RECORD_COLUMNS) to JSON. Details

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@ struct fixture {
 	char dir[64];
 	char db_path[128];
 	char key_path[128];
+	char head_path[160];
 	struct store *store;
 	struct audit_log *audit;
 };
@@ -44,6 +46,7 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->db_path, sizeof(f->db_path), "%s/trellis.db", f->dir);
 	snprintf(f->key_path, sizeof(f->key_path), "%s/audit.pem", f->dir);
+	snprintf(f->head_path, sizeof(f->head_path), "%s.head", f->key_path);
 	assert_int_equal(store_open(f->db_path, &f->store), 0);
 	assert_int_equal(store_migrate(f->store), 0);
 	/* Checkpoints are written only where a test calls for one. */
@@ -502,7 +505,9 @@ static void audit_verify_forged_signature(void **state)
 
 	assert_false(r.checkpoints_ok);
 	assert_int_equal(r.bad_checkpoint_seq, 5);
-	assert_int_equal(r.first_bad_seq, 0);
+	assert_int_equal(r.first_bad_seq, 5);
+	assert_string_equal(r.problem, "checkpoint");
+	assert_string_equal(r.detail, "checkpoint 5 has an invalid signature");
 	assert_int_equal(r.checkpoints, 2);
 }
 
@@ -520,7 +525,24 @@ static void audit_verify_forged_hash(void **state)
 
 	assert_false(r.checkpoints_ok);
 	assert_int_equal(r.bad_checkpoint_seq, 6);
-	assert_int_equal(r.first_bad_seq, 0);
+	assert_int_equal(r.first_bad_seq, 6);
+	assert_string_equal(r.problem, "checkpoint");
+}
+
+/* Creates a second key by opening an empty log with it. */
+static void create_other_key(struct fixture *f, char *key_path, size_t size)
+{
+	char db_path[160];
+	struct store *s = NULL;
+	struct audit_log *a = NULL;
+
+	snprintf(key_path, size, "%s/other.pem", f->dir);
+	snprintf(db_path, sizeof(db_path), "%s/other.db", f->dir);
+	assert_int_equal(store_open(db_path, &s), 0);
+	assert_int_equal(store_migrate(s), 0);
+	assert_int_equal(audit_open(s, key_path, 0, 0, &a), 0);
+	audit_close(a);
+	store_close(s);
 }
 
 static void audit_verify_foreign_key(void **state)
@@ -531,18 +553,17 @@ static void audit_verify_foreign_key(void **state)
 
 	append_records(f, 3);
 	assert_int_equal(audit_checkpoint(f->audit), 1);
-
-	/* A checkpoint signed with another key looks valid to that key only. */
-	snprintf(other_key, sizeof(other_key), "%s/other.pem", f->dir);
-	audit_close(f->audit);
-	assert_int_equal(audit_open(f->store, other_key, 0, 0, &f->audit), 0);
 	append_records(f, 2);
 	assert_int_equal(audit_checkpoint(f->audit), 1);
-	verify_ok(f, &r);
+	create_other_key(f, other_key, sizeof(other_key));
 
+	/* A checkpoint verifies only with the key that signed it. */
+	assert_int_equal(audit_verify(f->store, other_key, &r), 0);
 	assert_false(r.checkpoints_ok);
-	assert_int_equal(r.bad_checkpoint_seq, 5);
-	assert_int_equal(r.first_bad_seq, 0);
+	assert_int_equal(r.bad_checkpoint_seq, 3);
+	assert_int_equal(r.first_bad_seq, 3);
+	assert_string_equal(r.problem, "checkpoint");
+	assert_int_equal(r.checkpoints, 2);
 }
 
 /* Rehashes records FROM..TO after a change, as an attacker who has the
@@ -620,7 +641,8 @@ static void audit_verify_rewritten_chain(void **state)
 	assert_false(r.signatures_checked);
 	assert_false(r.checkpoints_ok);
 	assert_int_equal(r.bad_checkpoint_seq, 10);
-	assert_int_equal(r.first_bad_seq, 0);
+	assert_int_equal(r.first_bad_seq, 10);
+	assert_string_equal(r.problem, "checkpoint");
 }
 
 static void audit_verify_rehashed_record(void **state)
@@ -678,6 +700,31 @@ static void audit_verify_result_as_json(void **state)
 	assert_true(json_is_null(json_object_get(json, "bad_checkpoint_seq")));
 	assert_true(json_is_true(json_object_get(json, "checkpoints_ok")));
 	assert_non_null(json_string_value(json_object_get(json, "detail")));
+	json_decref(json);
+}
+
+static void audit_verify_json_checkpoint_only(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_verify_result r;
+
+	append_records(f, 6);
+	assert_int_equal(audit_checkpoint(f->audit), 1);
+	tamper(f, "UPDATE audit_checkpoints SET signature = zeroblob(64)");
+	verify_ok(f, &r);
+	json_t *json = audit_verify_result_json(&r);
+	assert_non_null(json);
+
+	assert_true(json_is_false(json_object_get(json, "intact")));
+	assert_int_equal(
+	    json_integer_value(json_object_get(json, "first_bad_seq")), 6);
+	assert_string_equal(json_string_value(json_object_get(json, "problem")),
+			    "checkpoint");
+	assert_true(json_is_false(json_object_get(json, "checkpoints_ok")));
+	assert_int_equal(
+	    json_integer_value(json_object_get(json, "bad_checkpoint_seq")), 6);
+	assert_string_equal(json_string_value(json_object_get(json, "detail")),
+			    "checkpoint 6 has an invalid signature");
 	json_decref(json);
 }
 
@@ -942,6 +989,399 @@ static void audit_open_unmigrated(void **state)
 	store_close(s);
 }
 
+/* Closes the audit log as trellisd does on a clean stop, which writes a
+ * checkpoint and the head file. */
+static void stop_audit(struct fixture *f)
+{
+	audit_close(f->audit);
+	f->audit = NULL;
+}
+
+/* Opens the audit log, expecting a rejection, and returns the log. */
+static char *open_rejected(struct fixture *f)
+{
+	struct audit_log *a = NULL;
+
+	int fd = capture_log(f);
+	int rc = audit_open(f->store, f->key_path, 0, 0, &a);
+	char *log = read_log(fd);
+	assert_int_equal(rc, -1);
+	assert_null(a);
+	return log;
+}
+
+static void audit_open_rewritten_chain(void **state)
+{
+	struct fixture *f = *state;
+
+	append_records(f, 12);
+	assert_int_equal(audit_checkpoint(f->audit), 1);
+	append_records(f, 8);
+	stop_audit(f);
+	/* The reviewer's attack: rewrite record 10, recompute every hash
+	 * with the documented format and delete the checkpoints. */
+	tamper(f, "UPDATE audit_records SET actor = 'mallory' WHERE seq = 10");
+	rehash_chain(f, 10, 20);
+	tamper(f, "DELETE FROM audit_checkpoints");
+
+	struct audit_verify_result r;
+	verify_ok(f, &r);
+	assert_true(audit_verify_result_intact(&r));
+	char *log = open_rejected(f);
+
+	assert_non_null(strstr(log, "event=audit_open_rejected"));
+	assert_non_null(strstr(log, "first_bad_seq=20"));
+	assert_non_null(strstr(log, "missing from the database"));
+	assert_int_equal(
+	    query_int(f->store, "SELECT count(*) FROM audit_checkpoints"), 0);
+}
+
+static void audit_open_truncated_tail(void **state)
+{
+	struct fixture *f = *state;
+
+	append_records(f, 52);
+	stop_audit(f);
+	tamper(f, "DELETE FROM audit_records WHERE seq >= 45");
+	char *log = open_rejected(f);
+
+	assert_non_null(strstr(log, "event=audit_open_rejected"));
+	assert_non_null(strstr(log, "first_bad_seq=45"));
+	assert_non_null(strstr(log, "truncated"));
+	assert_int_equal(query_int(f->store, "SELECT MAX(seq) FROM "
+					     "audit_records"),
+			 44);
+}
+
+static void audit_open_truncated_with_checkpoints(void **state)
+{
+	struct fixture *f = *state;
+
+	append_records(f, 52);
+	stop_audit(f);
+	tamper(f, "DELETE FROM audit_records WHERE seq >= 45;"
+		  "DELETE FROM audit_checkpoints");
+	char *log = open_rejected(f);
+
+	assert_non_null(strstr(log, "first_bad_seq=52"));
+}
+
+static void audit_open_emptied_log(void **state)
+{
+	struct fixture *f = *state;
+
+	append_records(f, 5);
+	stop_audit(f);
+	tamper(f, "DELETE FROM audit_records; DELETE FROM audit_checkpoints");
+	char *log = open_rejected(f);
+
+	assert_non_null(strstr(log, "first_bad_seq=5"));
+	assert_int_equal(
+	    query_int(f->store, "SELECT count(*) FROM audit_checkpoints"), 0);
+}
+
+static void audit_open_altered_record(void **state)
+{
+	struct fixture *f = *state;
+
+	append_records(f, 8);
+	stop_audit(f);
+	tamper(f, "UPDATE audit_records SET outcome = 'denied' WHERE seq = 3");
+	char *log = open_rejected(f);
+
+	assert_non_null(strstr(log, "first_bad_seq=3"));
+	assert_non_null(strstr(log, "altered"));
+}
+
+static void audit_open_bad_checkpoint(void **state)
+{
+	struct fixture *f = *state;
+
+	append_records(f, 4);
+	assert_int_equal(audit_checkpoint(f->audit), 1);
+	append_records(f, 4);
+	stop_audit(f);
+	tamper(f, "UPDATE audit_checkpoints SET signature = zeroblob(64) "
+		  "WHERE seq = 4");
+	char *log = open_rejected(f);
+
+	assert_non_null(strstr(log, "first_bad_seq=4"));
+	assert_non_null(strstr(log, "checkpoint 4 has an invalid signature"));
+}
+
+static void audit_open_key_missing(void **state)
+{
+	struct fixture *f = *state;
+	struct stat st;
+
+	append_records(f, 3);
+	stop_audit(f);
+	assert_int_equal(unlink(f->key_path), 0);
+	char *log = open_rejected(f);
+
+	assert_non_null(strstr(log, "event=audit_open_rejected"));
+	assert_non_null(strstr(log, "signing key is missing"));
+	assert_int_equal(stat(f->key_path, &st), -1);
+}
+
+static void audit_open_key_missing_no_checkpoint(void **state)
+{
+	struct fixture *f = *state;
+
+	/* Records without any checkpoint still keep the key from being
+	 * replaced. */
+	append_records(f, 2);
+	audit_close(f->audit);
+	f->audit = NULL;
+	tamper(f, "DELETE FROM audit_checkpoints");
+	assert_int_equal(unlink(f->key_path), 0);
+	char *log = open_rejected(f);
+
+	assert_non_null(strstr(log, "signing key is missing"));
+}
+
+static void audit_open_head_missing(void **state)
+{
+	struct fixture *f = *state;
+
+	append_records(f, 3);
+	stop_audit(f);
+	assert_int_equal(unlink(f->head_path), 0);
+	char *log = open_rejected(f);
+
+	assert_non_null(strstr(log, "event=audit_open_rejected"));
+	assert_non_null(strstr(log, "head file is missing"));
+}
+
+static void audit_open_head_forged(void **state)
+{
+	struct fixture *f = *state;
+	struct stat st;
+
+	append_records(f, 3);
+	stop_audit(f);
+	assert_int_equal(stat(f->head_path, &st), 0);
+	int fd = open(f->head_path, O_RDWR);
+	assert_true(fd >= 0);
+	uint8_t last = 0;
+	assert_int_equal(pread(fd, &last, 1, st.st_size - 1), 1);
+	last ^= 0x01;
+	assert_int_equal(pwrite(fd, &last, 1, st.st_size - 1), 1);
+	close(fd);
+	char *log = open_rejected(f);
+
+	assert_non_null(strstr(log, "not signed by the signing key"));
+}
+
+static void audit_open_head_other_key(void **state)
+{
+	struct fixture *f = *state;
+	char other_key[160];
+	char other_head[176];
+
+	append_records(f, 3);
+	stop_audit(f);
+	/* A validly signed head, but from another key. */
+	create_other_key(f, other_key, sizeof(other_key));
+	snprintf(other_head, sizeof(other_head), "%s.head", other_key);
+	assert_int_equal(rename(other_head, f->head_path), 0);
+	char *log = open_rejected(f);
+
+	assert_non_null(strstr(log, "not signed by the signing key"));
+}
+
+static void audit_open_head_garbage(void **state)
+{
+	struct fixture *f = *state;
+
+	append_records(f, 3);
+	stop_audit(f);
+	assert_int_equal(truncate(f->head_path, 100), 0);
+	char *log = open_rejected(f);
+
+	assert_non_null(strstr(log, "event=audit_head_rejected"));
+}
+
+static void audit_open_head_group_writable(void **state)
+{
+	struct fixture *f = *state;
+
+	append_records(f, 3);
+	stop_audit(f);
+	assert_int_equal(chmod(f->head_path, 0620), 0);
+	char *log = open_rejected(f);
+
+	assert_non_null(strstr(log, "event=audit_head_rejected"));
+	assert_non_null(strstr(log, "mode=0620"));
+}
+
+static void audit_open_head_created(void **state)
+{
+	struct fixture *f = *state;
+	struct stat st;
+
+	/* setup opened an empty log, which creates the key and the head. */
+	assert_int_equal(lstat(f->key_path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(lstat(f->head_path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(st.st_size, 164);
+}
+
+static void audit_open_reopen(void **state)
+{
+	struct fixture *f = *state;
+
+	append_records(f, 5);
+	assert_int_equal(audit_checkpoint(f->audit), 1);
+	append_records(f, 2);
+	reopen_audit(f, 0, 0);
+	append_records(f, 1);
+	reopen_audit(f, 0, 0);
+
+	assert_int_equal(audit_length(f->audit), 8);
+	assert_int_equal(
+	    query_int(f->store, "SELECT MAX(seq) FROM audit_checkpoints"), 8);
+}
+
+static void audit_open_empty_reopen(void **state)
+{
+	struct fixture *f = *state;
+
+	/* Closing an empty log writes no checkpoint, so the head stays at 0. */
+	reopen_audit(f, 0, 0);
+	append_records(f, 1);
+	assert_int_equal(audit_length(f->audit), 1);
+}
+
+/* Appends COUNT records in a child process that exits without closing the
+ * log, as trellisd does when it crashes. */
+static void append_and_crash(struct fixture *f, int count)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store *s = NULL;
+		struct audit_log *a = NULL;
+		if (store_open(f->db_path, &s) < 0 ||
+		    audit_open(s, f->key_path, 0, 0, &a) < 0)
+			_exit(1);
+		for (int i = 0; i < count; i++)
+			if (audit_append(a, "alice", "login", "user/alice",
+					 "ok", NULL) < 0)
+				_exit(2);
+		_exit(0);
+	}
+
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void audit_open_after_crash(void **state)
+{
+	struct fixture *f = *state;
+
+	append_records(f, 5);
+	stop_audit(f);
+	append_and_crash(f, 3);
+	assert_int_equal(
+	    query_int(f->store, "SELECT MAX(seq) FROM audit_checkpoints"), 5);
+
+	assert_int_equal(audit_open(f->store, f->key_path, 0, 0, &f->audit), 0);
+	assert_int_equal(audit_length(f->audit), 8);
+	append_records(f, 1);
+	assert_int_equal(audit_length(f->audit), 9);
+}
+
+static void audit_open_after_crash_empty(void **state)
+{
+	struct fixture *f = *state;
+
+	/* A crash before the first checkpoint: only the seq 0 head exists. */
+	stop_audit(f);
+	append_and_crash(f, 4);
+	assert_int_equal(
+	    query_int(f->store, "SELECT count(*) FROM audit_checkpoints"), 0);
+
+	assert_int_equal(audit_open(f->store, f->key_path, 0, 0, &f->audit), 0);
+	assert_int_equal(audit_length(f->audit), 4);
+}
+
+static void audit_open_after_crash_altered(void **state)
+{
+	struct fixture *f = *state;
+
+	append_records(f, 5);
+	stop_audit(f);
+	append_and_crash(f, 3);
+	tamper(f, "UPDATE audit_records SET actor = 'mallory' WHERE seq = 7");
+	char *log = open_rejected(f);
+
+	assert_non_null(strstr(log, "first_bad_seq=7"));
+}
+
+static void read_file(const char *path, char *data, size_t size, ssize_t *len)
+{
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	*len = read(fd, data, size);
+	assert_true(*len > 0);
+	close(fd);
+}
+
+static void audit_open_head_behind(void **state)
+{
+	struct fixture *f = *state;
+	char old_head[512];
+	char new_head[512];
+	char caught_up[512];
+	ssize_t old_len = 0;
+	ssize_t new_len = 0;
+	ssize_t caught_up_len = 0;
+
+	append_records(f, 4);
+	assert_int_equal(audit_checkpoint(f->audit), 1);
+	read_file(f->head_path, old_head, sizeof(old_head), &old_len);
+	append_records(f, 3);
+	stop_audit(f);
+	read_file(f->head_path, new_head, sizeof(new_head), &new_len);
+
+	/* As if trellisd stopped after committing checkpoint 7 but before
+	 * replacing the head. */
+	int fd = open(f->head_path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, old_head, (size_t)old_len), old_len);
+	close(fd);
+	assert_int_equal(audit_open(f->store, f->key_path, 0, 0, &f->audit), 0);
+	read_file(f->head_path, caught_up, sizeof(caught_up), &caught_up_len);
+
+	assert_int_equal(caught_up_len, new_len);
+	assert_memory_equal(caught_up, new_head, (size_t)new_len);
+	assert_memory_not_equal(old_head, new_head, (size_t)new_len);
+}
+
+static void audit_checkpoint_updates_head(void **state)
+{
+	struct fixture *f = *state;
+	char before[512];
+	char after[512];
+	ssize_t before_len = 0;
+	ssize_t after_len = 0;
+
+	read_file(f->head_path, before, sizeof(before), &before_len);
+	append_records(f, 2);
+	assert_int_equal(audit_checkpoint(f->audit), 1);
+	read_file(f->head_path, after, sizeof(after), &after_len);
+
+	assert_int_equal(after_len, 164);
+	assert_memory_not_equal(before, after, 164);
+	/* seq sits after the version byte and the 1 + 18 byte context. */
+	assert_int_equal((uint8_t)after[20 + 7], 2);
+}
+
 #define AUDIT_TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -971,6 +1411,7 @@ int main(void)
 	    AUDIT_TEST(audit_verify_rehashed_record),
 	    AUDIT_TEST(audit_verify_public_key_text),
 	    AUDIT_TEST(audit_verify_result_as_json),
+	    AUDIT_TEST(audit_verify_json_checkpoint_only),
 	    AUDIT_TEST(audit_checkpoint_none_new),
 	    AUDIT_TEST(audit_checkpoint_in_transaction),
 	    AUDIT_TEST(audit_checkpoint_every_records),
@@ -986,6 +1427,27 @@ int main(void)
 	    AUDIT_TEST(audit_key_not_pem),
 	    AUDIT_TEST(audit_read_ranges),
 	    AUDIT_TEST(audit_open_unmigrated),
+	    AUDIT_TEST(audit_open_rewritten_chain),
+	    AUDIT_TEST(audit_open_truncated_tail),
+	    AUDIT_TEST(audit_open_truncated_with_checkpoints),
+	    AUDIT_TEST(audit_open_emptied_log),
+	    AUDIT_TEST(audit_open_altered_record),
+	    AUDIT_TEST(audit_open_bad_checkpoint),
+	    AUDIT_TEST(audit_open_key_missing),
+	    AUDIT_TEST(audit_open_key_missing_no_checkpoint),
+	    AUDIT_TEST(audit_open_head_missing),
+	    AUDIT_TEST(audit_open_head_forged),
+	    AUDIT_TEST(audit_open_head_other_key),
+	    AUDIT_TEST(audit_open_head_garbage),
+	    AUDIT_TEST(audit_open_head_group_writable),
+	    AUDIT_TEST(audit_open_head_created),
+	    AUDIT_TEST(audit_open_reopen),
+	    AUDIT_TEST(audit_open_empty_reopen),
+	    AUDIT_TEST(audit_open_after_crash),
+	    AUDIT_TEST(audit_open_after_crash_empty),
+	    AUDIT_TEST(audit_open_after_crash_altered),
+	    AUDIT_TEST(audit_open_head_behind),
+	    AUDIT_TEST(audit_checkpoint_updates_head),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
