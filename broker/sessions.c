@@ -464,10 +464,20 @@ static int start_desktop(struct session *s,
 		    .name = name, .path = project->mounts[i].host_path};
 	}
 
-	if (asprintf(&desktop, "%s/%s/desktop", config->sessions_images_dir,
+	autofree char *script = NULL;
+	if (asprintf(&script, "%s/%s/desktop", config->sessions_images_dir,
 		     project->image->name) < 0) {
-		desktop = NULL;
+		script = NULL;
 		snprintf(reason, size, "out of memory");
+		return -1;
+	}
+	/* The driver takes only canonical paths, without "..". */
+	desktop = realpath(script, NULL);
+	if (desktop == NULL) {
+		snprintf(reason, size,
+			 "image %s has no desktop start script at %s: %s "
+			 "(check sessions.images_dir)",
+			 project->image->name, script, strerror(errno));
 		return -1;
 	}
 	struct ns_session_config nc = {
@@ -843,13 +853,25 @@ int sessions_recover(struct session_manager *mgr)
 
 	int rc = sessions_store_each_active(mgr, recover_row, &r);
 
-	/* Leftovers the store does not know belong to no session of ours. */
+	/* Leftovers the store does not know are removed only when their
+	 * socket folder is in this run directory. A cgroup alone may belong
+	 * to another trellisd on the host, because cgroup v1 hierarchies
+	 * where this process sits at the root are shared with it. */
 	for (size_t i = 0; i < r.count; i++) {
-		if (r.leftovers[i].id[0] == '\0')
+		const struct ns_leftover *l = &r.leftovers[i];
+		if (l->id[0] == '\0')
 			continue;
+		if (!l->has_dir) {
+			log_warn("session_leftover_ignored",
+				 "session=%s pids=%zu reason=%s", l->id,
+				 l->pid_count,
+				 "a cgroup without a socket folder in this run "
+				 "directory");
+			continue;
+		}
 		log_warn("session_leftover_removed", "session=%s pids=%zu",
-			 r.leftovers[i].id, r.leftovers[i].pid_count);
-		clean_leftover(mgr, r.leftovers[i].id);
+			 l->id, l->pid_count);
+		clean_leftover(mgr, l->id);
 		r.cleaned++;
 	}
 	free(r.leftovers);
