@@ -187,14 +187,15 @@ static void on_client(struct event_loop *loop, int fd, short revents, void *arg)
 	struct ipc_msg msg;
 	int status;
 
-	if (c->idle_timer)
-		event_cancel_timer(loop, c->idle_timer);
-	c->idle_timer =
-	    event_add_timer(loop, ADMIN_CLIENT_IDLE_MS, client_idle, c);
-
+	/* Only a complete request restarts the idle timer, so a client that
+	 * trickles bytes of a frame cannot hold its slot for ever. */
 	while ((status = ipc_receive(c->channel, &msg)) == IPC_STATUS_MESSAGE) {
 		handle_request(c, &msg);
 		ipc_msg_clear(&msg);
+		if (c->idle_timer)
+			event_cancel_timer(loop, c->idle_timer);
+		c->idle_timer = event_add_timer(loop, ADMIN_CLIENT_IDLE_MS,
+						client_idle, c);
 	}
 	if (status == IPC_STATUS_CLOSED || status == IPC_STATUS_BROKEN ||
 	    ipc_flush(c->channel) < 0) {
@@ -228,6 +229,30 @@ static bool caller_authorized(struct admin_server *server, int fd,
 	return false;
 }
 
+/* Answers a connection over the limit with one error reply, without
+ * reading its request, so that trellis-admin can say why. */
+static void reject_busy(int client_fd)
+{
+	struct ipc_channel *ch = ipc_channel_new(client_fd, "admin");
+	json_t *body = json_pack(
+		"{s:b, s:s}", "ok", 0, "error",
+		"too many admin connections are open; try again later");
+
+	log_warn("admin_client_rejected", "reason=%s max=%d",
+		 "too many connections", ADMIN_MAX_CLIENTS);
+	if (ch && body) {
+		/* trellis-admin numbers its first request 1, so it takes
+		 * this as the reply to that request. */
+		ipc_send(ch, IPC_ADMIN_REPLY, 1, body, NULL, 0);
+		ipc_flush(ch);
+	}
+	json_decref(body);
+	if (ch)
+		ipc_channel_free(ch);
+	else
+		close(client_fd);
+}
+
 static void on_accept(struct event_loop *loop, int fd, short revents, void *arg)
 {
 	struct admin_server *server = arg;
@@ -242,9 +267,7 @@ static void on_accept(struct event_loop *loop, int fd, short revents, void *arg)
 		if (server->clients[slot] == NULL)
 			break;
 	if (slot == ADMIN_MAX_CLIENTS) {
-		log_warn("admin_client_rejected", "reason=%s max=%d",
-			 "too many connections", ADMIN_MAX_CLIENTS);
-		close(client_fd);
+		reject_busy(client_fd);
 		return;
 	}
 	if (getsockopt(client_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
@@ -287,6 +310,19 @@ static void on_accept(struct event_loop *loop, int fd, short revents, void *arg)
 		  c->caller.name, (int)cred.uid, (int)cred.pid);
 }
 
+bool admin_socket_in_use(const struct sockaddr_un *addr)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool in_use;
+
+	if (fd < 0)
+		return false;
+	in_use = connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) ==
+		 0;
+	close(fd);
+	return in_use;
+}
+
 struct admin_server *admin_server_start(struct master *m)
 {
 	const struct trellis_config *config = m->config;
@@ -319,11 +355,26 @@ struct admin_server *admin_server_start(struct master *m)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		goto fail;
-	/* A socket file left by a previous run is stale: trellisd holds a
-	 * lock on its state directory, so no other master owns it. */
+	/* A socket file left by a previous run is removed, but one that
+	 * accepts connections belongs to a running master, possibly with
+	 * another state directory, and is left alone. */
 	struct stat st;
-	if (lstat(addr.sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
+	if (lstat(addr.sun_path, &st) == 0) {
+		const char *problem = NULL;
+		if (!S_ISSOCK(st.st_mode))
+			problem = "exists and is not a socket; remove it or "
+				  "set admin.socket";
+		else if (admin_socket_in_use(&addr))
+			problem = "another trellisd is listening there; stop "
+				  "it or set another admin.socket";
+		if (problem) {
+			log_error("admin_socket_failed", "path=%s error=%s",
+				  addr.sun_path, problem);
+			free(server);
+			return NULL;
+		}
 		unlink(addr.sun_path);
+	}
 	mode_t old_umask = umask(0177);
 	int rc = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
 	umask(old_umask);

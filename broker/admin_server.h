@@ -45,12 +45,18 @@ struct admin_command {
 extern const struct admin_command admin_commands[];
 extern const size_t admin_command_count;
 
+struct sockaddr_un;
+
+/* Returns true when something accepts connections on ADDR, which then
+ * belongs to a running master. */
+bool admin_socket_in_use(const struct sockaddr_un *addr);
+
 /* Creates the socket at the configured path (replacing a stale one), owned
  * by root and the admin group with mode 0660. */
 struct admin_server *admin_server_start(struct master *m);
 void admin_server_stop(struct admin_server *server);
 
-#define ADMIN_MAX_CLIENTS    16
+#define ADMIN_MAX_CLIENTS 64
 #define ADMIN_CLIENT_IDLE_MS 30000
 
 #endif

@@ -18,6 +18,7 @@
 #include "broker/admin_server.h"
 #include "broker/login.h"
 #include "broker/master.h"
+#include "broker/preflight.h"
 #include "broker/sessions.h"
 #include "broker/tls_cert.h"
 #include "lib/cleanup.h"
@@ -46,11 +47,14 @@ static void usage(FILE *out)
 		"Run the Trellis master: the store, the audit log and the web "
 		"front.\n\n"
 		"  -c, --config FILE   configuration file (default %s)\n"
-		"  -t, --check-config  validate the configuration and exit\n"
+		"  -t, --check-config  check the configuration, the policy and "
+		"the paths\n"
+		"                      they name, then exit\n"
 		"  -h, --help          show this help and exit\n"
 		"  -V, --version       show the version and exit\n\n"
-		"Signals: SIGTERM or SIGINT stop it, SIGHUP reloads the "
-		"configuration.\n",
+		"Signals: SIGTERM or SIGINT stop it. SIGHUP reloads the policy "
+		"and the\nlog level and restart delay of the configuration; "
+		"other settings take\neffect at the next start.\n",
 		DEFAULT_CONFIG_PATH);
 }
 
@@ -164,6 +168,56 @@ static int prepare_tls(struct master *m)
 	return 0;
 }
 
+static bool same_text(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Returns the names of the settings that differ between the running
+ * configuration and NEW but apply only at the next start. */
+static json_t *config_changes_needing_restart(const struct trellis_config *old,
+					      const struct trellis_config *new)
+{
+	const struct {
+		const char *key;
+		const char *before, *after;
+	} texts[] = {
+		{"state_dir", old->state_dir, new->state_dir},
+		{"run_dir", old->run_dir, new->run_dir},
+		{"database", old->database, new->database},
+		{"web.tls_certificate", old->tls_certificate,
+		 new->tls_certificate},
+		{"web.tls_key", old->tls_key, new->tls_key},
+		{"web.static_dir", old->static_dir, new->static_dir},
+		{"web.user", old->web_user, new->web_user},
+		{"web.origin", old->web_origin, new->web_origin},
+		{"admin.socket", old->admin_socket, new->admin_socket},
+		{"admin.group", old->admin_group, new->admin_group},
+		{"audit.signing_key", old->audit_signing_key,
+		 new->audit_signing_key},
+		{"workers.directory", old->workers_dir, new->workers_dir},
+	};
+	json_t *changed = json_array();
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		if (!same_text(texts[i].before, texts[i].after))
+			json_array_append_new(changed,
+					      json_string(texts[i].key));
+
+	bool listen_same = old->listen_count == new->listen_count;
+	for (size_t i = 0; listen_same && i < old->listen_count; i++)
+		listen_same = old->listen[i].port == new->listen[i].port &&
+			      same_text(old->listen[i].host,
+					new->listen[i].host);
+	if (!listen_same)
+		json_array_append_new(changed, json_string("web.listen"));
+	if (old->audit_checkpoint_records != new->audit_checkpoint_records ||
+	    old->audit_checkpoint_interval_s !=
+		    new->audit_checkpoint_interval_s)
+		json_array_append_new(changed, json_string("audit"));
+	return changed;
+}
+
 /* SIGHUP: the configuration's runtime settings, then the policy. */
 static void reload_config(struct master *m)
 {
@@ -187,16 +241,28 @@ static void reload_config(struct master *m)
 	}
 	diag_list_clear(&diags);
 
-	/* Only settings that a running master can apply take effect; the
-	 * rest (listen addresses, paths) need a restart. */
+	/* The log level, the restart delay and the policy path take effect
+	 * now; every other change waits for a restart and is named. */
+	json_t *pending = config_changes_needing_restart(m->config, config);
 	if (log_level_parse(config->log_level, &level) == 0)
 		log_set_level(level);
 	free(m->config->log_level);
 	m->config->log_level = steal_pointer(&config->log_level);
+	free(m->config->policy);
+	m->config->policy = steal_pointer(&config->policy);
 	m->config->restart_max_delay_ms = config->restart_max_delay_ms;
 	config_free(config);
-	log_info("config_reloaded", "path=%s", m->config->path);
-	master_audit(m, "config.reload", m->config->path, "success", NULL);
+
+	size_t i;
+	json_t *key;
+	json_array_foreach(pending, i, key)
+		log_warn("config_change_needs_restart", "path=%s key=%s",
+			 m->config->path, json_string_value(key));
+	log_info("config_reloaded", "path=%s pending_restart=%zu",
+		 m->config->path, json_array_size(pending));
+	json_t *details = json_pack("{s:o}", "needs_restart", pending);
+	master_audit(m, "config.reload", m->config->path, "success", details);
+	json_decref(details);
 	master_policy_load(m, "trellisd", NULL);
 }
 
@@ -237,12 +303,21 @@ static int open_state(struct master *m)
 	const struct trellis_config *config = m->config;
 
 	if (store_open(config->database, &m->store) < 0 ||
-	    store_migrate(m->store) < 0)
+	    store_migrate(m->store) < 0) {
+		log_error("start_failed", "database=%s error=%s",
+			  config->database,
+			  "opening or migrating the database failed; see the "
+			  "errors above");
 		return -1;
+	}
 	if (audit_open(m->store, config->audit_signing_key,
 		       config->audit_checkpoint_records,
-		       config->audit_checkpoint_interval_s, &m->audit) < 0)
+		       config->audit_checkpoint_interval_s, &m->audit) < 0) {
+		log_error("start_failed", "database=%s key=%s error=%s",
+			  config->database, config->audit_signing_key,
+			  "opening the audit log failed; see the errors above");
 		return -1;
+	}
 	if (master_policy_load(m, "trellisd", NULL) < 0) {
 		log_error("start_failed", "error=%s", "the policy is invalid; "
 			  "check it with trellis-admin policy check FILE");
@@ -277,31 +352,32 @@ static int run(struct master *m)
 	event_add_fd(m->loop, signal_fd, POLLIN, on_signal, m);
 	event_add_timer(m->loop, AUDIT_TIMER_MS, audit_timer, m);
 
+	int rc = -1;
 	m->admin = admin_server_start(m);
-	if (m->admin == NULL)
-		return -1;
-	if (master_login_start(m) < 0)
-		return -1;
-	if (workers_start_all(m->workers) < 0)
-		return -1;
-	if (sessions_recover(m->sessions) < 0)
-		return -1;
+	if (m->admin == NULL || master_login_start(m) < 0 ||
+	    workers_start_all(m->workers) < 0 ||
+	    sessions_recover(m->sessions) < 0)
+		goto stop;
 
-	json_t *details = json_pack("{s:s, s:i}", "version", TRELLIS_VERSION,
-				    "pid", (int)getpid());
+	json_t *details = json_pack("{s:s, s:I}", "version", TRELLIS_VERSION,
+				    "pid", (json_int_t)getpid());
 	master_audit(m, "daemon.start", "trellisd", "success", details);
 	json_decref(details);
 	log_info("started", "version=%s pid=%d config=%s", TRELLIS_VERSION,
 		 (int)getpid(), m->config->path);
 
-	int rc = event_loop_run(m->loop);
+	rc = event_loop_run(m->loop);
+	if (rc == 0)
+		master_audit(m, "daemon.stop", "trellisd", "success", NULL);
 
-	/* Desktops keep running; the next trellisd adopts them. */
+stop:
+	/* Desktops keep running; the next trellisd adopts them. A start
+	 * that failed half-way stops what it started and removes the admin
+	 * socket. */
 	sessions_shutdown(m->sessions);
 	workers_stop_all(m->workers);
 	admin_server_stop(m->admin);
 	m->admin = NULL;
-	master_audit(m, "daemon.stop", "trellisd", "success", NULL);
 	return rc;
 }
 
@@ -374,10 +450,18 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	diag_list_clear(&diags);
-	if (check_only) {
-		printf("%s: configuration is valid\n", config_path);
+
+	/* Everything that can be checked is checked before anything is
+	 * created, so a start that fails leaves nothing half-done. */
+	int problems = preflight_check(m.config);
+	if (check_only || problems > 0) {
+		if (problems > 0)
+			fprintf(stderr, "trellisd: %s: %d problem%s found\n",
+				config_path, problems, problems == 1 ? "" : "s");
+		else
+			printf("%s: configuration is valid\n", config_path);
 		config_free(m.config);
-		return 0;
+		return problems > 0 ? 1 : 0;
 	}
 	if (log_level_parse(m.config->log_level, &level) == 0)
 		log_set_level(level);
@@ -406,8 +490,12 @@ int main(int argc, char **argv)
 	rc = run(&m) < 0 ? 1 : 0;
 
 out:
-	if (rc != 0)
+	if (rc != 0) {
 		log_error("start_failed", "config=%s", config_path);
+		if (m.audit && !m.stopping)
+			master_audit(&m, "daemon.start", "trellisd", "failure",
+				     NULL);
+	}
 	master_free(&m);
 	log_info("stopped", "status=%d", rc);
 	log_flush_repeats();

@@ -61,6 +61,8 @@ struct worker {
 	uint64_t restarts;
 	unsigned consecutive_failures;
 	uint64_t restart_timer;
+	uint64_t watchdog_timer;
+	bool awaiting_pong;
 	int last_status;
 };
 
@@ -193,6 +195,41 @@ static void exec_child(const char *path, int channel_fd, const int *listen_fds,
 	_exit(127);
 }
 
+/* Kills a worker that never became ready or stopped answering pings, so
+ * that the reaper restarts it: a stopped or wedged worker would otherwise
+ * stay "ready" while serving nothing. */
+static void watchdog_fired(struct event_loop *loop, void *arg)
+{
+	struct worker *w = arg;
+	const char *reason = NULL;
+
+	w->watchdog_timer = 0;
+	if (w->pid <= 0 || w->set->stopping)
+		return;
+
+	if (w->state == WORKER_STARTING &&
+	    time_monotonic_ms() - w->started_ms >= WORKER_READY_TIMEOUT_MS)
+		reason = "not ready in time";
+	else if (w->state == WORKER_READY && w->awaiting_pong)
+		reason = "no answer to ping";
+
+	if (reason) {
+		log_error("worker_unresponsive", "worker=%s pid=%d reason=%s",
+			  w->kind->name, (int)w->pid, reason);
+		kill(w->pid, SIGKILL);
+		return;
+	}
+	if (w->state == WORKER_READY && w->channel) {
+		w->awaiting_pong = true;
+		ipc_send(w->channel, IPC_PING, 0, NULL, NULL, 0);
+		if (ipc_flush(w->channel) == 0)
+			event_set_events(loop, ipc_channel_fd(w->channel),
+					 POLLIN | POLLOUT);
+	}
+	w->watchdog_timer =
+		event_add_timer(loop, WORKER_WATCHDOG_MS, watchdog_fired, w);
+}
+
 static int start_worker(struct worker *w)
 {
 	struct master *m = w->set->master;
@@ -260,7 +297,10 @@ static int start_worker(struct worker *w)
 	w->pid = pid;
 	w->state = WORKER_STARTING;
 	w->started_ms = time_monotonic_ms();
+	w->awaiting_pong = false;
 	event_add_fd(m->loop, sv[0], POLLIN, on_worker_channel, w);
+	w->watchdog_timer =
+		event_add_timer(m->loop, WORKER_WATCHDOG_MS, watchdog_fired, w);
 	log_info("worker_started", "worker=%s pid=%d user=%s path=%s",
 		 w->kind->name, (int)pid, config->web_user, path);
 	return 0;
@@ -317,6 +357,9 @@ static void handle_message(struct worker *w, struct ipc_msg *msg)
 		break;
 	case IPC_PING:
 		ipc_send(w->channel, IPC_PONG, msg->request_id, NULL, NULL, 0);
+		break;
+	case IPC_PONG:
+		w->awaiting_pong = false;
 		break;
 	case IPC_WEB_REQUEST:
 		if (w->kind->build_config != build_web_config ||
@@ -434,6 +477,9 @@ void workers_reap(struct worker_set *set)
 		w->pid = -1;
 		w->last_status = status;
 		close_channel(w);
+		if (w->watchdog_timer)
+			event_cancel_timer(set->master->loop, w->watchdog_timer);
+		w->watchdog_timer = 0;
 
 		if (set->stopping) {
 			w->state = WORKER_STOPPED;
@@ -466,6 +512,9 @@ void workers_stop_all(struct worker_set *set)
 		if (w->restart_timer)
 			event_cancel_timer(set->master->loop, w->restart_timer);
 		w->restart_timer = 0;
+		if (w->watchdog_timer)
+			event_cancel_timer(set->master->loop, w->watchdog_timer);
+		w->watchdog_timer = 0;
 		if (w->pid > 0)
 			kill(w->pid, SIGTERM);
 	}

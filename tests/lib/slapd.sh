@@ -128,6 +128,10 @@ stop() {
 	*/trellis-slapd.*) ;;
 	*) die "not removing $dir: the name does not match trellis-slapd.*" ;;
 	esac
+	# kill as root with -1 or 0 would signal far more than slapd.
+	case $pid in
+	'' | *[!0-9]* | 0 | 1) die "not stopping '$pid': not a single process id" ;;
+	esac
 	if kill "$pid" 2>/dev/null; then
 		i=0
 		while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do

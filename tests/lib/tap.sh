@@ -67,10 +67,25 @@ free_port() {
 	done
 }
 
+# is_pid VALUE: true for a positive process id above 1. kill(1) as root
+# with -1 signals every process on the machine, so every kill in a test
+# goes through signal_pid or stop_pid, which check with this first.
+is_pid() { [[ "$1" =~ ^[0-9]+$ ]] && [ "$1" -gt 1 ]; }
+
+# signal_pid SIGNAL PID: sends SIGNAL to one process the test started.
+signal_pid() {
+	if ! is_pid "$2"; then
+		echo "# refusing to signal '$2': not a single process id" >&2
+		return 1
+	fi
+	kill "-$1" "$2"
+}
+
 # stop_pid PID: SIGTERM, up to 10 s, then SIGKILL; only for processes the
 # test started itself.
 stop_pid() {
 	local pid=$1 i
+	is_pid "$pid" || return 0
 	kill -TERM "$pid" 2>/dev/null || return 0
 	for i in $(seq 100); do
 		kill -0 "$pid" 2>/dev/null || return 0
