@@ -164,7 +164,11 @@ end=$(date +%s.%N)
 failed=$(grep -c FAIL "$tmp/latency" || true)
 grep -v FAIL "$tmp/latency" | sort -n >"$tmp/sorted"
 count=$(wc -l <"$tmp/sorted")
-[ "$count" -gt 0 ] || { echo "no login succeeded, see $tmp/trellisd.log" >&2; exit 1; }
+if [ "$count" -eq 0 ]; then
+	echo "login_bench.sh: no login succeeded; the end of the trellisd log:" >&2
+	tail -20 "$tmp/trellisd.log" >&2
+	exit 1
+fi
 p50=$(awk -v n="$count" 'NR == int((n + 1) * 0.50) || (NR == 1 && n < 2) { print; exit }' "$tmp/sorted")
 p99=$(awk -v n="$count" 'NR == (int(n * 0.99) > 0 ? int(n * 0.99) : 1) { print; exit }' "$tmp/sorted")
 rate=$(awk -v n="$count" -v s="$start" -v e="$end" 'BEGIN { printf "%.1f", n / (e - s) }')

@@ -962,11 +962,13 @@ void login_handle_request(struct login_service *s, uint32_t request_id,
 
 void login_sweep_sessions(struct login_service *s)
 {
+	int64_t now_ms = time_wall_ms();
 	json_t *hashes = json_array();
 	int count = login_store_sessions_delete(
-	    s->deps.store, NULL, time_wall_ms(),
-	    limits(s)->session_idle_timeout_ms, hashes);
+	    s->deps.store, NULL, now_ms, limits(s)->session_idle_timeout_ms,
+	    hashes);
 
+	login_store_counters_prune(s->deps.store, limits(s), now_ms);
 	if (count > 0)
 		log_info("web_sessions_expired", "count=%d", count);
 	for (int i = 0; i < count; i++)

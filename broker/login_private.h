@@ -107,6 +107,10 @@ int login_store_counter_check(struct store *store, enum login_counter_kind kind,
 int login_store_counter_fail(struct store *store, enum login_counter_kind kind,
 			     const char *key, const struct policy_login *limits,
 			     int64_t now_ms, bool *locked_now);
+/* Removes counters whose window and lockout have both passed, so names
+ * that never log in do not accumulate. Returns the rows removed or -1. */
+int login_store_counters_prune(struct store *store,
+			       const struct policy_login *limits, int64_t now_ms);
 /* Forgets the failures of KEY; returns the rows removed or -1. */
 int login_store_counter_reset(struct store *store, enum login_counter_kind kind,
 			      const char *key);

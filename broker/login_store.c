@@ -396,6 +396,19 @@ int login_store_counter_fail(struct store *store, enum login_counter_kind kind,
 	return 0;
 }
 
+int login_store_counters_prune(struct store *store,
+			       const struct policy_login *limits, int64_t now_ms)
+{
+	sqlite3_stmt *stmt = store_prepare(
+	    store, "DELETE FROM login_failures WHERE locked_until_ms <= ?1"
+		   " AND first_failure_ms + ?2 <= ?1");
+	if (!stmt)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, now_ms);
+	sqlite3_bind_int64(stmt, 2, limits->window_ms);
+	return step_done(store, stmt);
+}
+
 int login_store_counter_reset(struct store *store, enum login_counter_kind kind,
 			      const char *key)
 {

@@ -721,6 +721,18 @@ static void test_idle_sessions_swept(void **state)
 	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(stmt, 0), 0);
 	sqlite3_reset(stmt);
+
+	/* Counters whose window has passed go too. */
+	reply = login("nosuchuser", "wrong");
+	assert_int_equal(status_of(reply), 401);
+	json_decref(reply);
+	store_exec(f.store, "UPDATE login_failures SET first_failure_ms = 0,"
+			    " last_failure_ms = 0");
+	login_sweep_sessions(f.service);
+	stmt = store_prepare(f.store, "SELECT count(*) FROM login_failures");
+	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(stmt, 0), 0);
+	sqlite3_reset(stmt);
 }
 
 static void test_reset_mfa(void **state)
