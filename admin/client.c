@@ -26,10 +26,13 @@ int admin_request(const struct admin_options *opts, const char *command,
 
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		fprintf(stderr,
-			"trellis-admin: connecting to %s failed: %s (is "
-			"trellisd running? --socket sets the path)\n",
-			opts->socket_path, strerror(errno));
+		const char *hint =
+		    errno == EACCES
+			? "trellis-admin needs root or membership of the "
+			  "admin group"
+			: "is trellisd running? --socket sets the path";
+		fprintf(stderr, "trellis-admin: connecting to %s failed: %s (%s)\n",
+			opts->socket_path, strerror(errno), hint);
 		if (fd >= 0)
 			close(fd);
 		return ADMIN_EXIT_FAILED;

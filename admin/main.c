@@ -105,9 +105,7 @@ static int run_audit_verify(const struct admin_options *opts, int argc,
 	if (rc != ADMIN_EXIT_OK)
 		return rc;
 
-	bool intact =
-	    json_integer_value(json_object_get(r, "first_bad_seq")) == 0 &&
-	    json_is_true(json_object_get(r, "checkpoints_ok"));
+	bool intact = json_is_true(json_object_get(r, "intact"));
 	if (opts->json) {
 		admin_print_json(r);
 	} else if (intact) {
@@ -123,14 +121,10 @@ static int run_audit_verify(const struct admin_options *opts, int argc,
 		const char *detail =
 		    json_string_value(json_object_get(r, "detail"));
 		printf("audit log NOT intact: %s at record %lld: %s\n",
-		       problem ? problem : "checkpoint",
+		       problem ? problem : "damaged",
 		       (long long)json_integer_value(
 			   json_object_get(r, "first_bad_seq")),
 		       detail ? detail : "");
-		if (!json_is_true(json_object_get(r, "checkpoints_ok")))
-			printf("checkpoint at record %lld does not verify\n",
-			       (long long)json_integer_value(
-				   json_object_get(r, "bad_checkpoint_seq")));
 	}
 	json_decref(r);
 	return intact ? ADMIN_EXIT_OK : ADMIN_EXIT_FAILED;
@@ -278,6 +272,26 @@ static const struct command *find_command(int argc, char **argv, int *consumed)
 	return NULL;
 }
 
+/* For a command group given without a known verb ("audit"), lists the
+ * group's verbs. Returns false when GROUP is no command group. */
+static bool print_group_verbs(const char *group)
+{
+	bool found = false;
+
+	for (size_t i = 0; i < COMMAND_COUNT; i++) {
+		if (commands[i].verb == NULL ||
+		    strcmp(commands[i].group, group) != 0)
+			continue;
+		if (!found)
+			fprintf(stderr,
+				"trellis-admin %s: expected one of:\n", group);
+		fprintf(stderr, "  %s %s %s\n", group, commands[i].verb,
+			commands[i].args_usage);
+		found = true;
+	}
+	return found;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -334,6 +348,8 @@ int main(int argc, char **argv)
 	const struct command *cmd =
 	    find_command(argc - optind, argv + optind, &consumed);
 	if (cmd == NULL) {
+		if (optind < argc && print_group_verbs(argv[optind]))
+			return ADMIN_EXIT_USAGE;
 		if (optind < argc)
 			fprintf(stderr, "trellis-admin: unknown command: %s\n",
 				argv[optind]);
