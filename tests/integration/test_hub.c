@@ -171,9 +171,10 @@ static int wait_rfb_ready(const char *path, int timeout_ms)
 	return -1;
 }
 
-/* Starts Xvnc on a unix socket and APP in it. Xvnc picks a free display
+/* Starts Xvnc of GEOMETRY (WxH) on a unix socket and APP in it. Xvnc picks a free display
  * number and writes it to -displayfd. */
-static int desktop_start(struct desktop *d, const char *app)
+static int desktop_start(struct desktop *d, const char *geometry,
+			 const char *app)
 {
 	int pipefd[2];
 	char displayfd[16];
@@ -193,7 +194,7 @@ static int desktop_start(struct desktop *d, const char *app)
 	char *argv[] = {"Xvnc",		 "-displayfd",	   displayfd,
 			"-rfbunixpath",	 d->sock,	   "-rfbport",
 			"-1",		 "-SecurityTypes", "None",
-			"-UseBlacklist=0", "-geometry",	   "800x600",
+			"-UseBlacklist=0", "-geometry",	   (char *)geometry,
 			"-depth",	 "24",		   "-nolisten",
 			"tcp",		 NULL};
 	d->xvnc = spawn(NULL, log, argv);
@@ -645,7 +646,7 @@ static void session_start(struct desktop *d, struct hub_proc *h,
 		json_decref(cfg);
 		skip();
 	}
-	assert_int_equal(desktop_start(d, app), 0);
+	assert_int_equal(desktop_start(d, "800x600", app), 0);
 	assert_int_equal(hub_start(h, false), 0);
 	int backend = connect_unix(d->sock);
 	assert_true(backend >= 0);
@@ -665,6 +666,8 @@ static void test_hub_desktop_keys(void **state)
 	char cmd[600];
 	(void)state;
 
+	if (!have_program("xterm"))
+		skip();
 	session_start(&d, &h, "xterm -geometry 80x24+0+0", base_config());
 	assert_int_equal(viewer_open(&h, &v, "v1", "alice", false, false), 0);
 
@@ -904,6 +907,12 @@ static int copy_out_cut_texts(const char *mode)
 	/* After the expected texts, wait once more for stragglers. */
 	assert_int_equal(viewer_pump(&v, 1000), 0);
 
+	/* Either way the desktop's text reached the hub. */
+	if (strcmp(mode, "off") == 0)
+		assert_true(log_contains(&h, "reason=\"copy-out is off\""));
+	else
+		assert_true(log_contains(&h, "event=clipboard_sent"));
+
 	int seen = v.cut_texts;
 	viewer_close(&v);
 	hub_stop(&h);
@@ -945,7 +954,7 @@ static void test_hub_rfb2_not_recorded(void **state)
 
 	if (!have_program("xclip"))
 		skip();
-	assert_int_equal(desktop_start(&d, NULL), 0);
+	assert_int_equal(desktop_start(&d, "800x600", NULL), 0);
 	assert_int_equal(hub_start(&h, false), 0);
 	snprintf(path, sizeof(path), "%s/rec.trec", d.dir);
 	json_t *cfg = recording_config(path);
@@ -1006,6 +1015,91 @@ static void test_hub_web4_idle_with_clock(void **state)
 	desktop_stop(&d);
 }
 
+/* Pointer input keeps the session active: no HUB_IDLE while a viewer moves
+ * the pointer for longer than the idle limit, then HUB_IDLE once it
+ * stops. */
+static void test_hub_web4_input_resets_idle(void **state)
+{
+	struct desktop d;
+	struct hub_proc h;
+	struct viewer v;
+	struct ipc_msg msg = {0};
+	json_t *cfg = base_config();
+	(void)state;
+
+	json_object_set_new(cfg, "idle_timeout_ms", json_integer(3000));
+	session_start(&d, &h, NULL, cfg);
+	assert_int_equal(viewer_open(&h, &v, "i2", "alice", false, false), 0);
+
+	bool idle = false;
+	int64_t until = time_monotonic_ms() + 6000;
+	for (uint16_t x = 10; time_monotonic_ms() < until; x++) {
+		assert_int_equal(viewer_pointer(&v, x, 10), 0);
+		viewer_pump(&v, 250);
+		if (ipc_receive_blocking(h.ipc, &msg, 250) == 0) {
+			idle = idle || msg.type == IPC_HUB_IDLE;
+			ipc_msg_clear(&msg);
+		}
+	}
+	assert_false(idle);
+
+	int64_t deadline = time_monotonic_ms() + WAIT_MS;
+	while (!idle && time_monotonic_ms() < deadline) {
+		viewer_pump(&v, 200);
+		if (ipc_receive_blocking(h.ipc, &msg, 50) == 0) {
+			idle = msg.type == IPC_HUB_IDLE;
+			ipc_msg_clear(&msg);
+		}
+	}
+	assert_true(idle);
+
+	viewer_close(&v);
+	hub_stop(&h);
+	desktop_stop(&d);
+}
+
+/* Prints the resident memory of an idle hub serving a 1920x1080 desktop
+ * to one viewer, and checks it stays within a bound. The framebuffer
+ * alone is 8.3 MB. */
+static void test_hub_idle_memory_1080p(void **state)
+{
+	struct desktop d;
+	struct hub_proc h;
+	struct viewer v;
+	char reason[256];
+	char path[64];
+	char line[128];
+	long rss_kb = -1;
+	(void)state;
+
+	if (!have_program("Xvnc"))
+		skip();
+	assert_int_equal(desktop_start(&d, "1920x1080", NULL), 0);
+	assert_int_equal(hub_start(&h, false), 0);
+	assert_int_equal(hub_configure(&h, base_config(), connect_unix(d.sock),
+				       -1, reason, sizeof(reason)),
+			 IPC_WORKER_READY);
+	assert_int_equal(viewer_open(&h, &v, "m1", "alice", false, false), 0);
+	assert_int_equal(v.width, 1920);
+	assert_int_equal(viewer_pump(&v, 3000), 0);
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)h.pid);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &rss_kb) == 1)
+			break;
+	fclose(f);
+	print_message("hub idle at 1920x1080 with one viewer: VmRSS %ld kB\n",
+		      rss_kb);
+	assert_true(rss_kb > 0);
+	assert_true(rss_kb < 64 * 1024);
+
+	viewer_close(&v);
+	hub_stop(&h);
+	desktop_stop(&d);
+}
+
 static void test_hub_rec1_missing_directory(void **state)
 {
 	struct desktop d;
@@ -1016,7 +1110,7 @@ static void test_hub_rec1_missing_directory(void **state)
 
 	if (!have_program("Xvnc"))
 		skip();
-	assert_int_equal(desktop_start(&d, NULL), 0);
+	assert_int_equal(desktop_start(&d, "800x600", NULL), 0);
 	assert_int_equal(hub_start(&h, false), 0);
 	snprintf(path, sizeof(path), "%s/no-such-dir/rec.trec", d.dir);
 	assert_int_equal(hub_configure(&h, recording_config(path),
@@ -1038,7 +1132,7 @@ static void test_hub_rec1_disk_full(void **state)
 
 	if (!have_program("Xvnc"))
 		skip();
-	assert_int_equal(desktop_start(&d, NULL), 0);
+	assert_int_equal(desktop_start(&d, "800x600", NULL), 0);
 	assert_int_equal(hub_start(&h, false), 0);
 	int full = open("/dev/full", O_WRONLY | O_CLOEXEC);
 	assert_true(full >= 0);
@@ -1062,7 +1156,7 @@ static void test_hub_rec1_read_only_directory(void **state)
 
 	if (!have_program("Xvnc"))
 		skip();
-	assert_int_equal(desktop_start(&d, NULL), 0);
+	assert_int_equal(desktop_start(&d, "800x600", NULL), 0);
 	snprintf(dir, sizeof(dir), "%s/read-only", d.dir);
 	assert_int_equal(mkdir(dir, 0555), 0);
 	/* The hub runs as nobody, so it must be able to reach the dir. */
@@ -1097,7 +1191,7 @@ static void test_hub_rec1_full_mid_session(void **state)
 
 	if (!have_program("Xvnc") || !have_program("xclock"))
 		skip();
-	assert_int_equal(desktop_start(&d, "xclock -update 1"), 0);
+	assert_int_equal(desktop_start(&d, "800x600", "xclock -update 1"), 0);
 	assert_int_equal(hub_start(&h, false), 0);
 	snprintf(path, sizeof(path), "%s/rec.trec", d.dir);
 	assert_int_equal(hub_configure(&h, recording_config(path),
@@ -1138,8 +1232,10 @@ static void test_hub_rec1_full_mid_session(void **state)
 /* ---- hostile backends ---- */
 
 /* Runs a fake backend in a child that writes SCRIPT (LEN bytes) after the
- * client's version and security choice, then keeps the socket open. */
-static pid_t fake_backend(int fd, const uint8_t *script, size_t len)
+ * client's version and security choice, then keeps the socket open until
+ * the hub closes it, or closes it at once with CLOSE_AFTER. */
+static pid_t fake_backend(int fd, const uint8_t *script, size_t len,
+			  bool close_after)
 {
 	pid_t pid = fork();
 
@@ -1152,6 +1248,8 @@ static pid_t fake_backend(int fd, const uint8_t *script, size_t len)
 		write_full(fd, "\0\0\0\0", 4);
 		read_full(fd, buf, 1, WAIT_MS);
 		write_full(fd, script, len);
+		if (close_after)
+			_exit(0);
 		while (read(fd, buf, sizeof(buf)) > 0)
 			;
 		_exit(0);
@@ -1165,7 +1263,11 @@ static const uint8_t server_init_800x600[] = {
     0x03, 0x20, 0x02, 0x58, 32, 24, 0, 1, 0, 255, 0, 255,
     0,	  255,	16,   8,    0,	0,  0, 0, 0, 0, 0, 0};
 
-static void hostile_case(const uint8_t *script, size_t len,
+/* Expected reply of a hostile case that may end before or after
+ * IPC_WORKER_READY, depending on when the hub notices. */
+#define REPLY_READY_OR_ENDED (-2)
+
+static void hostile_case(const uint8_t *script, size_t len, bool close_after,
 			 int expected_reply, const char *expected_reason)
 {
 	struct hub_proc h;
@@ -1173,13 +1275,17 @@ static void hostile_case(const uint8_t *script, size_t len,
 	char reason[512] = "";
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	pid_t backend = fake_backend(sv[1], script, len);
+	pid_t backend = fake_backend(sv[1], script, len, close_after);
 	close(sv[1]);
 	assert_int_equal(hub_start(&h, false), 0);
 
 	int reply = hub_configure(&h, base_config(), sv[0], -1, reason,
 				  sizeof(reason));
-	assert_int_equal(reply, expected_reply);
+	if (expected_reply == REPLY_READY_OR_ENDED)
+		assert_true(reply == IPC_WORKER_READY ||
+			    reply == IPC_HUB_ENDED);
+	else
+		assert_int_equal(reply, expected_reply);
 	if (reply == IPC_WORKER_READY)
 		assert_int_equal(hub_wait_for(&h, IPC_HUB_ENDED, WAIT_MS,
 					      reason, sizeof(reason)),
@@ -1188,7 +1294,8 @@ static void hostile_case(const uint8_t *script, size_t len,
 
 	/* The hub exits by itself, cleanly, after reporting the end. */
 	int status = -1;
-	for (int i = 0; i < 100 && waitpid(h.pid, &status, WNOHANG) == 0; i++)
+	for (int i = 0; i < WAIT_MS / 50 && waitpid(h.pid, &status, WNOHANG) == 0;
+	     i++)
 		usleep(50000);
 	assert_true(WIFEXITED(status));
 	child_untrack(h.pid);
@@ -1204,7 +1311,7 @@ static void test_hub_hostile_huge_framebuffer(void **state)
 
 	memcpy(script, server_init_800x600, sizeof(script));
 	script[0] = script[1] = script[2] = script[3] = 0xff; /* 65535 */
-	hostile_case(script, sizeof(script), IPC_HUB_ENDED,
+	hostile_case(script, sizeof(script), false, IPC_HUB_ENDED,
 		     "65535x65535 is outside");
 }
 
@@ -1215,7 +1322,7 @@ static void test_hub_hostile_garbage(void **state)
 
 	memcpy(script, server_init_800x600, sizeof(server_init_800x600));
 	memset(script + sizeof(server_init_800x600), 0x7f, 16);
-	hostile_case(script, sizeof(script), IPC_WORKER_READY,
+	hostile_case(script, sizeof(script), false, IPC_WORKER_READY,
 		     "message type 127");
 }
 
@@ -1229,7 +1336,7 @@ static void test_hub_hostile_unrequested_encoding(void **state)
 
 	memcpy(script, server_init_800x600, sizeof(server_init_800x600));
 	memcpy(script + sizeof(server_init_800x600), update, sizeof(update));
-	hostile_case(script, sizeof(script), IPC_WORKER_READY,
+	hostile_case(script, sizeof(script), false, IPC_WORKER_READY,
 		     "encoding 7, which was not requested");
 }
 
@@ -1242,7 +1349,7 @@ static void test_hub_hostile_rect_outside(void **state)
 
 	memcpy(script, server_init_800x600, sizeof(server_init_800x600));
 	memcpy(script + sizeof(server_init_800x600), update, sizeof(update));
-	hostile_case(script, sizeof(script), IPC_WORKER_READY,
+	hostile_case(script, sizeof(script), false, IPC_WORKER_READY,
 		     "outside the 800x600 framebuffer");
 }
 
@@ -1254,7 +1361,33 @@ static void test_hub_hostile_silent(void **state)
 
 	memcpy(script, server_init_800x600, sizeof(script));
 	script[sizeof(script) - 1] = 10;
-	hostile_case(script, sizeof(script), IPC_HUB_ENDED, "timed out");
+	hostile_case(script, sizeof(script), false, IPC_HUB_ENDED, "timed out");
+}
+
+static void test_hub_hostile_huge_cursor(void **state)
+{
+	/* A 65535x65535 cursor (pseudo-encoding -239), never requested: the
+	 * session ends before anything is allocated for it. */
+	uint8_t script[sizeof(server_init_800x600) + 16] = {0};
+	static const uint8_t update[] = {0,    0,    0,	  1,	0,    0,
+					 0,    0,    0xff, 0xff, 0xff, 0xff,
+					 0xff, 0xff, 0xff, 0x11};
+	(void)state;
+
+	memcpy(script, server_init_800x600, sizeof(server_init_800x600));
+	memcpy(script + sizeof(server_init_800x600), update, sizeof(update));
+	hostile_case(script, sizeof(script), false, IPC_WORKER_READY,
+		     "encoding -239, which was not requested");
+}
+
+static void test_hub_hostile_closes(void **state)
+{
+	/* The backend closes right after ServerInit, while the hub writes
+	 * its settings: no SIGPIPE, a clean end. */
+	(void)state;
+
+	hostile_case(server_init_800x600, sizeof(server_init_800x600), true,
+		     REPLY_READY_OR_ENDED, "connection closed");
 }
 
 static int setup_root(void **state)
@@ -1285,6 +1418,8 @@ int main(void)
 	    cmocka_unit_test_teardown(test_hub_rfb2_copy_out_on, teardown_children),
 	    cmocka_unit_test_teardown(test_hub_rfb2_not_recorded, teardown_children),
 	    cmocka_unit_test_teardown(test_hub_web4_idle_with_clock, teardown_children),
+	    cmocka_unit_test_teardown(test_hub_web4_input_resets_idle, teardown_children),
+	    cmocka_unit_test_teardown(test_hub_idle_memory_1080p, teardown_children),
 	    cmocka_unit_test_teardown(test_hub_rec1_missing_directory, teardown_children),
 	    cmocka_unit_test_teardown(test_hub_rec1_disk_full, teardown_children),
 	    cmocka_unit_test_teardown(test_hub_rec1_read_only_directory, teardown_children),
@@ -1294,6 +1429,8 @@ int main(void)
 	    cmocka_unit_test_teardown(test_hub_hostile_unrequested_encoding, teardown_children),
 	    cmocka_unit_test_teardown(test_hub_hostile_rect_outside, teardown_children),
 	    cmocka_unit_test_teardown(test_hub_hostile_silent, teardown_children),
+	    cmocka_unit_test_teardown(test_hub_hostile_huge_cursor, teardown_children),
+	    cmocka_unit_test_teardown(test_hub_hostile_closes, teardown_children),
 	};
 
 	/* TRELLIS_TEST_FILTER runs only the tests whose names match a glob,
