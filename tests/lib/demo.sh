@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
-# Starts Trellis on embedded defaults for a first look: trellisd with its
-# state under build/demo, the web front on https://localhost:8443 and the
-# admin socket under build/demo/run. Stop it with Ctrl-C.
+# Starts Trellis on embedded defaults for a first look: a throwaway slapd
+# with three demo users, the demo policy with two projects, and trellisd
+# with its state under build/demo and the portal on
+# https://localhost:8443. Ctrl-C stops everything.
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=$top/build
 demo=$build/demo
 port=${TRELLIS_DEMO_PORT:-8443}
+export TRELLIS_SRCDIR=$top
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "demo: run as root: trellisd creates sandboxes and drops privileges" >&2
 	exit 1
 fi
 
-# The web front runs as the system user trellis, as in production.
+# The web front and the desktop hubs run as the system user trellis, as
+# in production; members of trellis-admin may use trellis-admin.
 if ! getent passwd trellis >/dev/null; then
 	useradd --system --no-create-home --home-dir /nonexistent \
 		--shell /usr/sbin/nologin trellis
@@ -26,11 +29,23 @@ chmod 0711 "$demo"
 rm -rf "$demo/portal"
 cp -r "$top/portal" "$demo/portal"
 chmod -R a+rX "$demo/portal"
+mkdir -p "$demo/workspaces"
+chmod 0711 "$demo/workspaces"
+
+# The directory: loopback only, stopped when the demo ends.
+slapd_out=$(TRELLIS_LDAP_LDIF="$top/packaging/demo/directory.ldif" \
+	"$top/tests/lib/slapd.sh" start)
+slapd_url=$(echo "$slapd_out" | sed -n 's/^url=//p')
+slapd_pid=$(echo "$slapd_out" | sed -n 's/^pid=//p')
+slapd_dir=$(echo "$slapd_out" | sed -n 's/^dir=//p')
+trap '"$top/tests/lib/slapd.sh" stop "$slapd_pid" "$slapd_dir" 2>/dev/null || true' EXIT
+printf 'service-secret' >"$demo/ldap-bind-password"
+chmod 0600 "$demo/ldap-bind-password"
 
 cat >"$demo/trellisd.yaml" <<CONF
 state_dir: $demo/state
 run_dir: $demo/run
-policy: $top/policy/example-policy.yaml
+policy: $top/packaging/demo/policy.yaml
 web:
   listen: ["127.0.0.1:$port", "[::1]:$port"]
   static_dir: $demo/portal
@@ -41,16 +56,46 @@ admin:
   group: trellis-admin
 workers:
   directory: $build/broker/web
+sessions:
+  workspace_root: $demo/workspaces
+  images_dir: $top/images
+  hub_path: $build/session/hub/trellis-hub
+  hub_user: trellis
+auth:
+  backend: ldap
+  totp_issuer: Trellis demo
+  ldap:
+    uri: $slapd_url
+    allow_plaintext: true
+    bind_dn: cn=trellis,ou=services,dc=example,dc=org
+    bind_password_file: $demo/ldap-bind-password
+    base_dn: dc=example,dc=org
 CONF
 
+admin="$build/admin/trellis-admin --socket $demo/run/admin.sock"
 cat <<BANNER
 Trellis demo
-  portal:         https://localhost:$port/  (self-signed certificate; its
-                  SHA-256 fingerprint is in the trellisd log below)
-  health check:   curl --cacert $demo/state/tls/cert.pem https://localhost:$port/healthz
-  admin:          $build/admin/trellis-admin --socket $demo/run/admin.sock status
-  audit check:    $build/admin/trellis-admin --socket $demo/run/admin.sock audit verify
-  stop:           Ctrl-C
+
+  Portal: https://localhost:$port/
+    The certificate is self-signed; its SHA-256 fingerprint is in the
+    trellisd log below (event=tls_certificate).
+
+  Demo users (directory passwords):
+    rosa    rosa-demo-password     researcher in imaging-demo and genomics-demo
+    oliver  oliver-demo-password   output checker
+    stella  stella-demo-password   steward
+
+  Each user enrols a TOTP authenticator at first login. Without an
+  authenticator app, copy the secret the enrolment page shows and get
+  codes with:
+    oathtool --totp -b SECRET
+
+  Stewards' command line:
+    $admin status
+    $admin sessions list
+    $admin audit verify
+
+  Stop: Ctrl-C
 
 BANNER
-exec "$build/broker/trellisd" --config "$demo/trellisd.yaml"
+"$build/broker/trellisd" --config "$demo/trellisd.yaml"

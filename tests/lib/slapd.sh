@@ -13,6 +13,8 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 fixtures=${TRELLIS_SRCDIR:-$here/../..}/tests/fixtures/ldap
+# The entries to load; the demo loads its own directory.
+ldif=${TRELLIS_LDAP_LDIF:-$fixtures/directory.ldif}
 schemadir=/etc/ldap/schema
 rootdn="cn=admin,dc=example,dc=org"
 rootpw="admin-secret"
@@ -106,9 +108,9 @@ TLSCertificateKeyFile $dir/server.key"
 	[ -n "$pid" ] || die "slapd did not start, see $dir/slapd.log"
 
 	if ! ldapadd -x -H "$url" -D "$rootdn" -w "$rootpw" \
-		-f "$fixtures/directory.ldif" >"$dir/ldapadd.log" 2>&1; then
+		-f "$ldif" >"$dir/ldapadd.log" 2>&1; then
 		kill "$pid" 2>/dev/null || true
-		die "loading $fixtures/directory.ldif failed, see $dir/ldapadd.log"
+		die "loading $ldif failed, see $dir/ldapadd.log"
 	fi
 
 	echo "url=$url"
