@@ -30,9 +30,9 @@
 #define ENC_LASTRECT	 (-224)
 #define ENC_DESKTOP_SIZE (-223)
 
-#define MAX_REASON_LEN	    4096u /* security failure text */
-#define MAX_DESKTOP_NAME    1024u
-#define READ_BUFFER_SIZE    65536u
+#define MAX_REASON_LEN	 4096u /* security failure text */
+#define MAX_DESKTOP_NAME 1024u
+#define READ_BUFFER_SIZE 65536u
 
 struct hub_backend {
 	int fd;
@@ -176,8 +176,7 @@ static const char *io_error(void)
 static int check_size(const struct hub_backend *b, uint16_t w, uint16_t h,
 		      char *err, size_t err_size)
 {
-	if (w == 0 || h == 0 || w > b->cfg.max_width ||
-	    h > b->cfg.max_height) {
+	if (w == 0 || h == 0 || w > b->cfg.max_width || h > b->cfg.max_height) {
 		set_err(err, err_size,
 			"backend framebuffer %ux%u is outside 1x1..%ux%u", w, h,
 			b->cfg.max_width, b->cfg.max_height);
@@ -241,7 +240,8 @@ static int read_failure_reason(struct hub_backend *b, const char *what,
 	if (read_fields(b, tmp, 4, &r) == 0)
 		buf_get_u32be(&r, &len);
 	if (len > 0 && len <= MAX_REASON_LEN) {
-		size_t keep = len < sizeof(reason) - 1 ? len : sizeof(reason) - 1;
+		size_t keep =
+		    len < sizeof(reason) - 1 ? len : sizeof(reason) - 1;
 		if (read_exact(b, reason, keep) == 0)
 			reason[keep] = '\0';
 	}
@@ -249,8 +249,7 @@ static int read_failure_reason(struct hub_backend *b, const char *what,
 	return -1;
 }
 
-static int negotiate_security(struct hub_backend *b, char *err,
-			      size_t err_size)
+static int negotiate_security(struct hub_backend *b, char *err, size_t err_size)
 {
 	uint8_t count = 0;
 	uint8_t types[255];
@@ -567,8 +566,7 @@ static int process_update(struct hub_backend *b, char *err, size_t err_size)
 
 	b->updates++;
 	if (send_update_request(b, true) < 0) {
-		set_err(err, err_size, "requesting an update: %s",
-			io_error());
+		set_err(err, err_size, "requesting an update: %s", io_error());
 		return -1;
 	}
 	return 0;
@@ -583,18 +581,18 @@ static int process_cut_text(struct hub_backend *b, char *err, size_t err_size)
 	uint32_t len = 0;
 
 	if (read_fields(b, tmp, sizeof(tmp), &r) < 0) {
-		set_err(err, err_size, "reading ServerCutText: %s",
-			io_error());
+		set_err(err, err_size, "reading ServerCutText: %s", io_error());
 		return -1;
 	}
 	buf_skip(&r, 3);
 	buf_get_u32be(&r, &len);
 
 	if (len > HUB_CUT_TEXT_HARD_MAX) {
-		set_err(err, err_size,
-			"backend cut text of %u bytes is over the maximum of %u "
-			"(extended clipboard was not requested)",
-			len, HUB_CUT_TEXT_HARD_MAX);
+		set_err(
+		    err, err_size,
+		    "backend cut text of %u bytes is over the maximum of %u "
+		    "(extended clipboard was not requested)",
+		    len, HUB_CUT_TEXT_HARD_MAX);
 		return -1;
 	}
 
@@ -667,22 +665,23 @@ bool hub_backend_has_buffered(const struct hub_backend *b)
 
 int hub_backend_send_key(struct hub_backend *b, bool down, uint32_t keysym)
 {
-	uint8_t msg[8] = {4, down ? 1 : 0, 0, 0, (uint8_t)(keysym >> 24),
-			  (uint8_t)(keysym >> 16), (uint8_t)(keysym >> 8),
+	uint8_t msg[8] = {4,
+			  down ? 1 : 0,
+			  0,
+			  0,
+			  (uint8_t)(keysym >> 24),
+			  (uint8_t)(keysym >> 16),
+			  (uint8_t)(keysym >> 8),
 			  (uint8_t)keysym};
 
 	return write_exact(b, msg, sizeof(msg));
 }
 
-int hub_backend_send_pointer(struct hub_backend *b, uint8_t buttons,
-			     uint16_t x, uint16_t y)
+int hub_backend_send_pointer(struct hub_backend *b, uint8_t buttons, uint16_t x,
+			     uint16_t y)
 {
-	uint8_t msg[6] = {5,
-			  buttons,
-			  (uint8_t)(x >> 8),
-			  (uint8_t)x,
-			  (uint8_t)(y >> 8),
-			  (uint8_t)y};
+	uint8_t msg[6] = {5,	      buttons,		 (uint8_t)(x >> 8),
+			  (uint8_t)x, (uint8_t)(y >> 8), (uint8_t)y};
 
 	return write_exact(b, msg, sizeof(msg));
 }

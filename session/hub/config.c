@@ -33,9 +33,8 @@ static int parse_clip_rule(json_t *parent, const char *key,
 	}
 	if (!json_is_integer(max) || json_integer_value(max) < 1 ||
 	    json_integer_value(max) > (json_int_t)HUB_CUT_TEXT_HARD_MAX) {
-		snprintf(err, err_size,
-			 "clipboard.%s.max_bytes must be 1..%u", key,
-			 HUB_CUT_TEXT_HARD_MAX);
+		snprintf(err, err_size, "clipboard.%s.max_bytes must be 1..%u",
+			 key, HUB_CUT_TEXT_HARD_MAX);
 		return -1;
 	}
 	rule->mode = HUB_CLIP_TEXT;
@@ -63,8 +62,8 @@ static int get_dimension(json_t *body, const char *key, uint16_t fallback,
 int hub_config_parse(json_t *body, struct hub_config *cfg, char *err,
 		     size_t err_size)
 {
-	const char *session = json_string_value(json_object_get(body,
-							       "session"));
+	const char *session =
+	    json_string_value(json_object_get(body, "session"));
 	json_t *clip = json_object_get(body, "clipboard");
 	json_t *idle = json_object_get(body, "idle_timeout_ms");
 	json_t *timeout = json_object_get(body, "backend_timeout_ms");
@@ -78,8 +77,8 @@ int hub_config_parse(json_t *body, struct hub_config *cfg, char *err,
 	}
 	snprintf(cfg->session, sizeof(cfg->session), "%s", session);
 
-	if (get_dimension(body, "max_width", DEFAULT_MAX_WIDTH,
-			  &cfg->max_width, err, err_size) < 0 ||
+	if (get_dimension(body, "max_width", DEFAULT_MAX_WIDTH, &cfg->max_width,
+			  err, err_size) < 0 ||
 	    get_dimension(body, "max_height", DEFAULT_MAX_HEIGHT,
 			  &cfg->max_height, err, err_size) < 0)
 		return -1;
@@ -110,8 +109,8 @@ int hub_config_parse(json_t *body, struct hub_config *cfg, char *err,
 	}
 
 	if (rec) {
-		const char *path = json_string_value(json_object_get(rec,
-								    "path"));
+		const char *path =
+		    json_string_value(json_object_get(rec, "path"));
 		cfg->recording_required =
 		    json_is_true(json_object_get(rec, "required"));
 		if (path && strlen(path) >= sizeof(cfg->recording_path)) {

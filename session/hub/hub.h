@@ -43,7 +43,7 @@ struct hub_config {
 	struct hub_clip_rule to_session;   /* viewer -> desktop */
 	struct hub_clip_rule from_session; /* desktop -> viewers */
 	int64_t idle_timeout_ms;	   /* 0: no idle limit */
-	int64_t backend_timeout_ms;	   /* per read or write, and handshake */
+	int64_t backend_timeout_ms; /* per read or write, and handshake */
 	bool recording_required;
 	char recording_path[4096];
 };
@@ -82,8 +82,8 @@ int hub_backend_process(struct hub_backend *b, char *err, size_t err_size);
  * caller processes again before waiting in poll. */
 bool hub_backend_has_buffered(const struct hub_backend *b);
 int hub_backend_send_key(struct hub_backend *b, bool down, uint32_t keysym);
-int hub_backend_send_pointer(struct hub_backend *b, uint8_t buttons,
-			     uint16_t x, uint16_t y);
+int hub_backend_send_pointer(struct hub_backend *b, uint8_t buttons, uint16_t x,
+			     uint16_t y);
 int hub_backend_send_cut_text(struct hub_backend *b, const char *text,
 			      size_t len);
 uint8_t *hub_backend_framebuffer(const struct hub_backend *b);
@@ -111,8 +111,7 @@ int hub_recording_keyframe(struct hub_recording *rec, const uint8_t *fb,
 			   uint16_t width, uint16_t height, char *err,
 			   size_t err_size);
 /* Writes the end record and closes the file. */
-int hub_recording_finish(struct hub_recording *rec, char *err,
-			 size_t err_size);
+int hub_recording_finish(struct hub_recording *rec, char *err, size_t err_size);
 int64_t hub_recording_last_keyframe_ms(const struct hub_recording *rec);
 uint64_t hub_recording_bytes(const struct hub_recording *rec);
 

@@ -18,11 +18,11 @@
 
 #include "lib/log.h"
 
-#define IPC_FD		    3
-#define CONFIG_TIMEOUT_MS   30000
-#define TICK_MS		    1000
+#define IPC_FD		     3
+#define CONFIG_TIMEOUT_MS    30000
+#define TICK_MS		     1000
 #define KEYFRAME_INTERVAL_MS 60000
-#define STATS_INTERVAL_MS   30000
+#define STATS_INTERVAL_MS    30000
 
 static void send_to_master(struct hub *hub, uint16_t type, json_t *body)
 {
@@ -36,9 +36,9 @@ static void send_to_master(struct hub *hub, uint16_t type, json_t *body)
 void hub_report_viewer_closed(struct hub *hub, const char *viewer_id,
 			      const char *reason)
 {
-	send_to_master(hub, IPC_HUB_VIEWER_CLOSED,
-		       json_pack("{s:s, s:s}", "viewer_id", viewer_id,
-				 "reason", reason));
+	send_to_master(
+	    hub, IPC_HUB_VIEWER_CLOSED,
+	    json_pack("{s:s, s:s}", "viewer_id", viewer_id, "reason", reason));
 }
 
 void hub_end(struct hub *hub, const char *reason)
@@ -86,8 +86,8 @@ static void on_damage(void *arg, int x, int y, int w, int h)
 	if (hub->recording &&
 	    hub_recording_rect(hub->recording,
 			       hub_backend_framebuffer(hub->backend),
-			       hub_backend_width(hub->backend), x, y, w, h,
-			       err, sizeof(err)) < 0)
+			       hub_backend_width(hub->backend), x, y, w, h, err,
+			       sizeof(err)) < 0)
 		recording_failed(hub, err);
 }
 
@@ -112,13 +112,14 @@ static void on_cut_text(void *arg, const char *text, size_t len)
 {
 	struct hub *hub = arg;
 
-	log_info("clipboard_sent", "session=%s direction=from_session bytes=%zu",
+	log_info("clipboard_sent",
+		 "session=%s direction=from_session bytes=%zu",
 		 hub->cfg.session, len);
 	hub_viewer_send_cut_text(hub, text, len);
 }
 
-static void on_backend_readable(struct event_loop *loop, int fd,
-				short revents, void *arg)
+static void on_backend_readable(struct event_loop *loop, int fd, short revents,
+				void *arg)
 {
 	struct hub *hub = arg;
 	char err[512];
@@ -146,18 +147,18 @@ static enum hub_viewer_kind parse_kind(const char *kind)
 
 static void add_viewer(struct hub *hub, struct ipc_msg *msg)
 {
-	const char *id = json_string_value(json_object_get(msg->body,
-							  "viewer_id"));
-	const char *user = json_string_value(json_object_get(msg->body,
-							    "user"));
-	const char *kind = json_string_value(json_object_get(msg->body,
-							    "kind"));
+	const char *id =
+	    json_string_value(json_object_get(msg->body, "viewer_id"));
+	const char *user =
+	    json_string_value(json_object_get(msg->body, "user"));
+	const char *kind =
+	    json_string_value(json_object_get(msg->body, "kind"));
 	bool view_only = json_is_true(json_object_get(msg->body, "view_only"));
 	char err[256] = "";
 
 	if (id == NULL || user == NULL || msg->nfds < 1) {
-		log_warn("viewer_rejected",
-			 "session=%s error=%s", hub->cfg.session,
+		log_warn("viewer_rejected", "session=%s error=%s",
+			 hub->cfg.session,
 			 "hub_add_viewer needs viewer_id, user and a socket");
 		hub_report_viewer_closed(hub, id ? id : "",
 					 "invalid add-viewer request");
@@ -247,21 +248,20 @@ static void on_tick(struct event_loop *loop, void *arg)
 		log_info("session_idle", "session=%s idle_ms=%lld",
 			 hub->cfg.session,
 			 (long long)(now - hub->last_input_ms));
-		send_to_master(hub, IPC_HUB_IDLE,
-			       json_pack("{s:s, s:I}", "session",
-					 hub->cfg.session, "idle_ms",
-					 (json_int_t)(now -
-						      hub->last_input_ms)));
+		send_to_master(
+		    hub, IPC_HUB_IDLE,
+		    json_pack("{s:s, s:I}", "session", hub->cfg.session,
+			      "idle_ms",
+			      (json_int_t)(now - hub->last_input_ms)));
 	}
 
 	if (hub->recording &&
 	    now - hub_recording_last_keyframe_ms(hub->recording) >=
 		KEYFRAME_INTERVAL_MS &&
-	    hub_recording_keyframe(hub->recording,
-				   hub_backend_framebuffer(hub->backend),
-				   hub_backend_width(hub->backend),
-				   hub_backend_height(hub->backend), err,
-				   sizeof(err)) < 0)
+	    hub_recording_keyframe(
+		hub->recording, hub_backend_framebuffer(hub->backend),
+		hub_backend_width(hub->backend),
+		hub_backend_height(hub->backend), err, sizeof(err)) < 0)
 		recording_failed(hub, err);
 
 	if (now - last_stats_ms >= STATS_INTERVAL_MS) {
@@ -290,9 +290,9 @@ static int open_recording(struct hub *hub, struct ipc_msg *msg, char *err,
 		return -1;
 	}
 
-	int fd = open(hub->cfg.recording_path,
-		      O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-		      0600);
+	int fd =
+	    open(hub->cfg.recording_path,
+		 O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		snprintf(err, err_size, "opening %s: %s",
 			 hub->cfg.recording_path, strerror(errno));
@@ -342,8 +342,8 @@ static int setup(struct hub *hub)
 	char err[4400] = "";
 	int rc = 1;
 
-	json_t *hello = json_pack("{s:s, s:i}", "worker", "hub", "pid",
-				  (int)getpid());
+	json_t *hello =
+	    json_pack("{s:s, s:i}", "worker", "hub", "pid", (int)getpid());
 	if (ipc_send_blocking(hub->ipc, IPC_HELLO, 0, hello, NULL, 0,
 			      CONFIG_TIMEOUT_MS) < 0 ||
 	    ipc_receive_blocking(hub->ipc, &msg, CONFIG_TIMEOUT_MS) < 0) {
@@ -368,8 +368,8 @@ static int setup(struct hub *hub)
 					.resized = on_resized,
 					.cut_text = on_cut_text,
 					.arg = hub};
-	hub->backend = hub_backend_connect(msg.fds[0], &hub->cfg, &ev, err,
-					   sizeof(err));
+	hub->backend =
+	    hub_backend_connect(msg.fds[0], &hub->cfg, &ev, err, sizeof(err));
 	msg.fds[0] = -1;
 	if (hub->backend == NULL) {
 		rc = refuse(hub, err);

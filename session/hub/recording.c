@@ -13,12 +13,12 @@
 #include "lib/buf.h"
 #include "lib/log.h"
 
-#define REC_MAGIC	  "TRLSREC1"
-#define REC_VERSION	  1
-#define REC_KEYFRAME	  1
-#define REC_RECT	  2
-#define REC_END		  3
-#define REC_ZLIB_LEVEL	  1 /* fast: the hub records while serving */
+#define REC_MAGIC      "TRLSREC1"
+#define REC_VERSION    1
+#define REC_KEYFRAME   1
+#define REC_RECT       2
+#define REC_END	       3
+#define REC_ZLIB_LEVEL 1 /* fast: the hub records while serving */
 
 struct hub_recording {
 	int fd;
@@ -73,8 +73,8 @@ static int write_record(struct hub_recording *rec, uint8_t type,
 	}
 
 	uint64_t payload = head_len + packed_len;
-	uint32_t offset_ms = (uint32_t)(time_monotonic_ms() -
-					rec->start_mono_ms);
+	uint32_t offset_ms =
+	    (uint32_t)(time_monotonic_ms() - rec->start_mono_ms);
 	if (payload > UINT32_MAX) {
 		snprintf(err, err_size, "recording record too large");
 		goto out;
@@ -184,8 +184,7 @@ struct hub_recording *hub_recording_start(int fd, const char *session,
 	return rec;
 }
 
-int hub_recording_finish(struct hub_recording *rec, char *err,
-			 size_t err_size)
+int hub_recording_finish(struct hub_recording *rec, char *err, size_t err_size)
 {
 	int rc = write_record(rec, REC_END, NULL, 0, NULL, 0, err, err_size);
 

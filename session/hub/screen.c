@@ -53,8 +53,11 @@ int hub_screen_init(struct hub *hub)
 
 	rfbLog = log_libvncserver;
 	rfbErr = log_libvncserver;
-	/* A viewer that reads nothing for this long is dropped instead of
-	 * stalling every other viewer. */
+	/* A viewer that reads nothing for this long is dropped.
+	 * NOTE: until then libvncserver's blocking write holds the hub's only
+	 * loop, so the other viewers and the backend wait too. This happens
+	 * only once the viewer's socket and the output thread's socketpair
+	 * are both full. */
 	rfbMaxClientWait = (int)hub->cfg.backend_timeout_ms;
 
 	/* libvncserver adopts a systemd socket named in LISTEN_FDS; the hub
@@ -62,9 +65,9 @@ int hub_screen_init(struct hub *hub)
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_PID");
 
-	hub->screen = rfbGetScreen(&argc, argv, hub_backend_width(b),
-				   hub_backend_height(b), 8, 3,
-				   HUB_BYTES_PER_PIXEL);
+	hub->screen =
+	    rfbGetScreen(&argc, argv, hub_backend_width(b),
+			 hub_backend_height(b), 8, 3, HUB_BYTES_PER_PIXEL);
 	if (hub->screen == NULL)
 		return -1;
 

@@ -26,10 +26,10 @@
 #include "lib/buf.h"
 #include "lib/log.h"
 
-#define INPUT_CHUNK	   16384u
-#define HUB_MAX_ENCODINGS	   256u /* a viewer listing more is malformed */
-#define PUMP_BUFFER_SIZE   65536u
-#define PUMP_STACK_SIZE    (256u * 1024u)
+#define INPUT_CHUNK	  16384u
+#define HUB_MAX_ENCODINGS 256u /* a viewer listing more is malformed */
+#define PUMP_BUFFER_SIZE  65536u
+#define PUMP_STACK_SIZE	  (256u * 1024u)
 
 struct hub_viewer {
 	struct hub *hub;
@@ -338,8 +338,8 @@ static int process_one(struct hub_viewer *v)
 	int rc;
 
 	if (v->discard_left > 0) {
-		size_t n = v->in_len < v->discard_left ? v->in_len
-						       : v->discard_left;
+		size_t n =
+		    v->in_len < v->discard_left ? v->in_len : v->discard_left;
 		consume(v, n);
 		v->discard_left -= (uint32_t)n;
 		return n > 0 ? 1 : 0;
@@ -369,8 +369,9 @@ static int process_one(struct hub_viewer *v)
 	switch (type) {
 	case rfbSetPixelFormat:
 	case rfbFramebufferUpdateRequest:
-		msg_len = type == rfbSetPixelFormat ? sz_rfbSetPixelFormatMsg
-						    : sz_rfbFramebufferUpdateRequestMsg;
+		msg_len = type == rfbSetPixelFormat
+			      ? sz_rfbSetPixelFormatMsg
+			      : sz_rfbFramebufferUpdateRequestMsg;
 		if (v->in_len < msg_len)
 			return 0;
 		rc = pass_to_server(v, v->in, msg_len) < 0 ? -2 : 1;
@@ -437,8 +438,8 @@ static void on_viewer_readable(struct event_loop *loop, int fd, short revents,
 		return;
 	}
 
-	ssize_t n = recv(fd, v->in + v->in_len, v->in_cap - v->in_len,
-			 MSG_DONTWAIT);
+	ssize_t n =
+	    recv(fd, v->in + v->in_len, v->in_cap - v->in_len, MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {

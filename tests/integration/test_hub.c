@@ -171,8 +171,8 @@ static int wait_rfb_ready(const char *path, int timeout_ms)
 	return -1;
 }
 
-/* Starts Xvnc of GEOMETRY (WxH) on a unix socket and APP in it. Xvnc picks a free display
- * number and writes it to -displayfd. */
+/* Starts Xvnc of GEOMETRY (WxH) on a unix socket and APP in it. Xvnc picks a
+ * free display number and writes it to -displayfd. */
 static int desktop_start(struct desktop *d, const char *geometry,
 			 const char *app)
 {
@@ -191,12 +191,15 @@ static int desktop_start(struct desktop *d, const char *geometry,
 		return -1;
 	snprintf(displayfd, sizeof(displayfd), "%d", pipefd[1]);
 
-	char *argv[] = {"Xvnc",		 "-displayfd",	   displayfd,
-			"-rfbunixpath",	 d->sock,	   "-rfbport",
-			"-1",		 "-SecurityTypes", "None",
-			"-UseBlacklist=0", "-geometry",	   (char *)geometry,
-			"-depth",	 "24",		   "-nolisten",
-			"tcp",		 NULL};
+	char *argv[] = {"Xvnc",	     "-displayfd",
+			displayfd,   "-rfbunixpath",
+			d->sock,     "-rfbport",
+			"-1",	     "-SecurityTypes",
+			"None",	     "-UseBlacklist=0",
+			"-geometry", (char *)geometry,
+			"-depth",    "24",
+			"-nolisten", "tcp",
+			NULL};
 	d->xvnc = spawn(NULL, log, argv);
 	close(pipefd[1]);
 
@@ -294,10 +297,16 @@ static int hub_start(struct hub_proc *h, bool as_nobody)
 	return ok;
 }
 
+static bool log_contains(const struct hub_proc *h, const char *needle);
+
+/* Stops the hub, then checks its log for sanitizer reports, which a
+ * --enable-sanitizers build writes to stderr. */
 static void hub_stop(struct hub_proc *h)
 {
 	ipc_channel_free(h->ipc);
 	kill_wait(h->pid);
+	assert_false(log_contains(h, "Sanitizer"));
+	assert_false(log_contains(h, "runtime error"));
 }
 
 /* Sends the configuration; returns the reply type (READY or ENDED) and
@@ -343,8 +352,7 @@ static int hub_wait_for(struct hub_proc *h, uint16_t type, int timeout_ms,
 
 	while (time_monotonic_ms() < deadline) {
 		int left = (int)(deadline - time_monotonic_ms());
-		if (ipc_receive_blocking(h->ipc, &msg, left > 0 ? left : 1) <
-		    0)
+		if (ipc_receive_blocking(h->ipc, &msg, left > 0 ? left : 1) < 0)
 			return -1;
 		bool match = msg.type == type;
 		if (match && reason) {
@@ -420,9 +428,16 @@ static int viewer_send_encodings(struct viewer *v, bool extended_clipboard)
 
 static int viewer_request(struct viewer *v, bool incremental)
 {
-	uint8_t msg[10] = {3, incremental, 0, 0, 0, 0,
-			   (uint8_t)(v->width >> 8), (uint8_t)v->width,
-			   (uint8_t)(v->height >> 8), (uint8_t)v->height};
+	uint8_t msg[10] = {3,
+			   incremental,
+			   0,
+			   0,
+			   0,
+			   0,
+			   (uint8_t)(v->width >> 8),
+			   (uint8_t)v->width,
+			   (uint8_t)(v->height >> 8),
+			   (uint8_t)v->height};
 
 	return write_full(v->fd, msg, sizeof(msg));
 }
@@ -442,9 +457,9 @@ static int viewer_open(struct hub_proc *h, struct viewer *v, const char *id,
 	memset(v, 0, sizeof(*v));
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
 		return -1;
-	json_t *body = json_pack("{s:s, s:s, s:b, s:s}", "viewer_id", id,
-				 "user", user, "view_only", view_only, "kind",
-				 "browser");
+	json_t *body =
+	    json_pack("{s:s, s:s, s:b, s:s}", "viewer_id", id, "user", user,
+		      "view_only", view_only, "kind", "browser");
 	ipc_send_blocking(h->ipc, IPC_HUB_ADD_VIEWER, 0, body, &sv[1], 1,
 			  WAIT_MS);
 	json_decref(body);
@@ -525,11 +540,12 @@ static int viewer_read_message(struct viewer *v, int timeout_ms)
 			if (enc != 0 || x + w > v->width || y + h > v->height)
 				return -1;
 			for (uint16_t row = 0; row < h; row++)
-				if (read_full(v->fd,
-					      v->fb + ((size_t)(y + row) *
-							   v->width +
-						       x) * 4,
-					      (size_t)w * 4, WAIT_MS) < 0)
+				if (read_full(
+					v->fd,
+					v->fb +
+					    ((size_t)(y + row) * v->width + x) *
+						4,
+					(size_t)w * 4, WAIT_MS) < 0)
 					return -1;
 		}
 		return 0;
@@ -541,7 +557,7 @@ static int viewer_read_message(struct viewer *v, int timeout_ms)
 		buf_reader_init(&r, hdr + 4, 4);
 		buf_get_u32be(&r, &len);
 		if (len & 0x80000000u)
-			len = (uint32_t)-(int32_t)len;
+			len = (uint32_t) - (int32_t)len;
 		if (len > 1u << 20)
 			return -1;
 		char *text = malloc(len + 1);
@@ -560,8 +576,8 @@ static int viewer_read_message(struct viewer *v, int timeout_ms)
 	return -1;
 }
 
-/* Reads messages for DURATION_MS, answering each update with a request.
- * Returns -1 when the connection ended. */
+/* Reads messages for DURATION_MS and sends an update request after each
+ * update. Returns -1 when the connection ended. */
 static int viewer_pump(struct viewer *v, int duration_ms)
 {
 	int64_t deadline = time_monotonic_ms() + duration_ms;
@@ -599,8 +615,13 @@ static size_t distinct_colours(const struct viewer *v)
 
 static int viewer_key(struct viewer *v, uint32_t keysym)
 {
-	uint8_t msg[8] = {4, 1, 0, 0, (uint8_t)(keysym >> 24),
-			  (uint8_t)(keysym >> 16), (uint8_t)(keysym >> 8),
+	uint8_t msg[8] = {4,
+			  1,
+			  0,
+			  0,
+			  (uint8_t)(keysym >> 24),
+			  (uint8_t)(keysym >> 16),
+			  (uint8_t)(keysym >> 8),
 			  (uint8_t)keysym};
 
 	if (write_full(v->fd, msg, 8) < 0)
@@ -619,16 +640,21 @@ static int viewer_type(struct viewer *v, const char *text)
 
 static int viewer_pointer(struct viewer *v, uint16_t x, uint16_t y)
 {
-	uint8_t msg[6] = {5, 0, (uint8_t)(x >> 8), (uint8_t)x,
-			  (uint8_t)(y >> 8), (uint8_t)y};
+	uint8_t msg[6] = {
+	    5, 0, (uint8_t)(x >> 8), (uint8_t)x, (uint8_t)(y >> 8), (uint8_t)y};
 
 	return write_full(v->fd, msg, 6);
 }
 
 static int viewer_cut_text(struct viewer *v, uint32_t len, const char *text)
 {
-	uint8_t hdr[8] = {6, 0, 0, 0, (uint8_t)(len >> 24),
-			  (uint8_t)(len >> 16), (uint8_t)(len >> 8),
+	uint8_t hdr[8] = {6,
+			  0,
+			  0,
+			  0,
+			  (uint8_t)(len >> 24),
+			  (uint8_t)(len >> 16),
+			  (uint8_t)(len >> 8),
 			  (uint8_t)len};
 
 	if (write_full(v->fd, hdr, 8) < 0)
@@ -650,9 +676,9 @@ static void session_start(struct desktop *d, struct hub_proc *h,
 	assert_int_equal(hub_start(h, false), 0);
 	int backend = connect_unix(d->sock);
 	assert_true(backend >= 0);
-	assert_int_equal(hub_configure(h, cfg, backend, -1, reason,
-				       sizeof(reason)),
-			 IPC_WORKER_READY);
+	assert_int_equal(
+	    hub_configure(h, cfg, backend, -1, reason, sizeof(reason)),
+	    IPC_WORKER_READY);
 }
 
 /* ---- tests against Xvnc ---- */
@@ -682,8 +708,8 @@ static void test_hub_desktop_keys(void **state)
 	/* A view-only viewer types first; none of its keys may arrive. */
 	struct viewer watcher;
 	char ignored[400];
-	assert_int_equal(
-	    viewer_open(&h, &watcher, "v2", "bob", true, false), 0);
+	assert_int_equal(viewer_open(&h, &watcher, "v2", "bob", true, false),
+			 0);
 	snprintf(ignored, sizeof(ignored), "%s/typed-by-watcher", d.dir);
 	snprintf(cmd, sizeof(cmd), "touch %s\n", ignored);
 	assert_int_equal(viewer_pointer(&watcher, 100, 100), 0);
@@ -716,10 +742,10 @@ static void test_hub_takeover(void **state)
 	session_start(&d, &h, NULL, base_config());
 	assert_int_equal(viewer_open(&h, &first, "w1", "alice", false, false),
 			 0);
-	assert_int_equal(
-	    viewer_open(&h, &watcher, "w2", "alice", true, false), 0);
-	assert_int_equal(
-	    viewer_open(&h, &second, "w3", "alice", false, false), 0);
+	assert_int_equal(viewer_open(&h, &watcher, "w2", "alice", true, false),
+			 0);
+	assert_int_equal(viewer_open(&h, &second, "w3", "alice", false, false),
+			 0);
 
 	assert_int_equal(hub_wait_for(&h, IPC_HUB_VIEWER_CLOSED, WAIT_MS,
 				      reason, sizeof(reason)),
@@ -821,9 +847,9 @@ static json_t *recording_config(const char *path)
 {
 	json_t *cfg = base_config();
 
-	json_object_set_new(cfg, "recording",
-			    json_pack("{s:b, s:s}", "required", 1, "path",
-				      path ? path : ""));
+	json_object_set_new(
+	    cfg, "recording",
+	    json_pack("{s:b, s:s}", "required", 1, "path", path ? path : ""));
 	return cfg;
 }
 
@@ -877,8 +903,8 @@ static void desktop_set_selection(struct desktop *d, const char *selection,
 	fputs(text, f);
 	fclose(f);
 
-	char *argv[] = {"xclip", "-quiet", "-selection", (char *)selection,
-			path, NULL};
+	char *argv[] = {"xclip",	   "-quiet", "-selection",
+			(char *)selection, path,     NULL};
 	assert_true(d->napps < sizeof(d->apps) / sizeof(d->apps[0]));
 	d->apps[d->napps++] = spawn(d->display, NULL, argv);
 }
@@ -1175,10 +1201,10 @@ static void test_hub_rec1_read_only_directory(void **state)
 	desktop_stop(&d);
 }
 
-/* The disk fills mid-session: once the header and first keyframe are
- * written and a viewer is connected, a file size limit on the hub
- * (RLIMIT_FSIZE, so writes fail with EFBIG) leaves room for 2 KiB more,
- * which the clock's repaints fill. */
+/* The disk fills mid-session. Once the header and first keyframe are
+ * written and a viewer is connected, the test sets a file size limit on
+ * the hub (RLIMIT_FSIZE, so writes fail with EFBIG) 2 KiB above the file's
+ * size, and the clock's repaints fill those 2 KiB. */
 static void test_hub_rec1_full_mid_session(void **state)
 {
 	struct desktop d;
@@ -1261,7 +1287,7 @@ static pid_t fake_backend(int fd, const uint8_t *script, size_t len,
 
 static const uint8_t server_init_800x600[] = {
     0x03, 0x20, 0x02, 0x58, 32, 24, 0, 1, 0, 255, 0, 255,
-    0,	  255,	16,   8,    0,	0,  0, 0, 0, 0, 0, 0};
+    0,	  255,	16,   8,    0,	0,  0, 0, 0, 0,	  0, 0};
 
 /* Expected reply of a hostile case that may end before or after
  * IPC_WORKER_READY, depending on when the hub notices. */
@@ -1279,8 +1305,8 @@ static void hostile_case(const uint8_t *script, size_t len, bool close_after,
 	close(sv[1]);
 	assert_int_equal(hub_start(&h, false), 0);
 
-	int reply = hub_configure(&h, base_config(), sv[0], -1, reason,
-				  sizeof(reason));
+	int reply =
+	    hub_configure(&h, base_config(), sv[0], -1, reason, sizeof(reason));
 	if (expected_reply == REPLY_READY_OR_ENDED)
 		assert_true(reply == IPC_WORKER_READY ||
 			    reply == IPC_HUB_ENDED);
@@ -1294,13 +1320,15 @@ static void hostile_case(const uint8_t *script, size_t len, bool close_after,
 
 	/* The hub exits by itself, cleanly, after reporting the end. */
 	int status = -1;
-	for (int i = 0; i < WAIT_MS / 50 && waitpid(h.pid, &status, WNOHANG) == 0;
-	     i++)
+	for (int i = 0;
+	     i < WAIT_MS / 50 && waitpid(h.pid, &status, WNOHANG) == 0; i++)
 		usleep(50000);
 	assert_true(WIFEXITED(status));
 	child_untrack(h.pid);
 	h.pid = 0;
 	ipc_channel_free(h.ipc);
+	assert_false(log_contains(&h, "Sanitizer"));
+	assert_false(log_contains(&h, "runtime error"));
 	kill_wait(backend);
 }
 
@@ -1330,7 +1358,7 @@ static void test_hub_hostile_unrequested_encoding(void **state)
 {
 	/* A FramebufferUpdate with one Tight (7) rectangle. */
 	uint8_t script[sizeof(server_init_800x600) + 16] = {0};
-	static const uint8_t update[] = {0, 0, 0, 1, 0, 0, 0, 0,
+	static const uint8_t update[] = {0, 0,	0, 1,  0, 0, 0, 0,
 					 0, 16, 0, 16, 0, 0, 0, 7};
 	(void)state;
 
@@ -1343,8 +1371,8 @@ static void test_hub_hostile_unrequested_encoding(void **state)
 static void test_hub_hostile_rect_outside(void **state)
 {
 	uint8_t script[sizeof(server_init_800x600) + 16] = {0};
-	static const uint8_t update[] = {0, 0, 0, 1, 0x03, 0x20, 0, 0,
-					 0, 16, 0, 16, 0, 0, 0, 0};
+	static const uint8_t update[] = {0, 0,	0, 1,  0x03, 0x20, 0, 0,
+					 0, 16, 0, 16, 0,    0,	   0, 0};
 	(void)state;
 
 	memcpy(script, server_init_800x600, sizeof(server_init_800x600));
@@ -1369,7 +1397,7 @@ static void test_hub_hostile_huge_cursor(void **state)
 	/* A 65535x65535 cursor (pseudo-encoding -239), never requested: the
 	 * session ends before anything is allocated for it. */
 	uint8_t script[sizeof(server_init_800x600) + 16] = {0};
-	static const uint8_t update[] = {0,    0,    0,	  1,	0,    0,
+	static const uint8_t update[] = {0,    0,    0,	   1,	 0,    0,
 					 0,    0,    0xff, 0xff, 0xff, 0xff,
 					 0xff, 0xff, 0xff, 0x11};
 	(void)state;
@@ -1413,24 +1441,42 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_hub_desktop_keys, teardown_children),
 	    cmocka_unit_test_teardown(test_hub_takeover, teardown_children),
-	    cmocka_unit_test_teardown(test_hub_rfb1_clipboard_length, teardown_children),
-	    cmocka_unit_test_teardown(test_hub_rfb2_copy_out_off, teardown_children),
-	    cmocka_unit_test_teardown(test_hub_rfb2_copy_out_on, teardown_children),
-	    cmocka_unit_test_teardown(test_hub_rfb2_not_recorded, teardown_children),
-	    cmocka_unit_test_teardown(test_hub_web4_idle_with_clock, teardown_children),
-	    cmocka_unit_test_teardown(test_hub_web4_input_resets_idle, teardown_children),
-	    cmocka_unit_test_teardown(test_hub_idle_memory_1080p, teardown_children),
-	    cmocka_unit_test_teardown(test_hub_rec1_missing_directory, teardown_children),
-	    cmocka_unit_test_teardown(test_hub_rec1_disk_full, teardown_children),
-	    cmocka_unit_test_teardown(test_hub_rec1_read_only_directory, teardown_children),
-	    cmocka_unit_test_teardown(test_hub_rec1_full_mid_session, teardown_children),
-	    cmocka_unit_test_teardown(test_hub_hostile_huge_framebuffer, teardown_children),
-	    cmocka_unit_test_teardown(test_hub_hostile_garbage, teardown_children),
-	    cmocka_unit_test_teardown(test_hub_hostile_unrequested_encoding, teardown_children),
-	    cmocka_unit_test_teardown(test_hub_hostile_rect_outside, teardown_children),
-	    cmocka_unit_test_teardown(test_hub_hostile_silent, teardown_children),
-	    cmocka_unit_test_teardown(test_hub_hostile_huge_cursor, teardown_children),
-	    cmocka_unit_test_teardown(test_hub_hostile_closes, teardown_children),
+	    cmocka_unit_test_teardown(test_hub_rfb1_clipboard_length,
+				      teardown_children),
+	    cmocka_unit_test_teardown(test_hub_rfb2_copy_out_off,
+				      teardown_children),
+	    cmocka_unit_test_teardown(test_hub_rfb2_copy_out_on,
+				      teardown_children),
+	    cmocka_unit_test_teardown(test_hub_rfb2_not_recorded,
+				      teardown_children),
+	    cmocka_unit_test_teardown(test_hub_web4_idle_with_clock,
+				      teardown_children),
+	    cmocka_unit_test_teardown(test_hub_web4_input_resets_idle,
+				      teardown_children),
+	    cmocka_unit_test_teardown(test_hub_idle_memory_1080p,
+				      teardown_children),
+	    cmocka_unit_test_teardown(test_hub_rec1_missing_directory,
+				      teardown_children),
+	    cmocka_unit_test_teardown(test_hub_rec1_disk_full,
+				      teardown_children),
+	    cmocka_unit_test_teardown(test_hub_rec1_read_only_directory,
+				      teardown_children),
+	    cmocka_unit_test_teardown(test_hub_rec1_full_mid_session,
+				      teardown_children),
+	    cmocka_unit_test_teardown(test_hub_hostile_huge_framebuffer,
+				      teardown_children),
+	    cmocka_unit_test_teardown(test_hub_hostile_garbage,
+				      teardown_children),
+	    cmocka_unit_test_teardown(test_hub_hostile_unrequested_encoding,
+				      teardown_children),
+	    cmocka_unit_test_teardown(test_hub_hostile_rect_outside,
+				      teardown_children),
+	    cmocka_unit_test_teardown(test_hub_hostile_silent,
+				      teardown_children),
+	    cmocka_unit_test_teardown(test_hub_hostile_huge_cursor,
+				      teardown_children),
+	    cmocka_unit_test_teardown(test_hub_hostile_closes,
+				      teardown_children),
 	};
 
 	/* TRELLIS_TEST_FILTER runs only the tests whose names match a glob,

@@ -15,7 +15,7 @@
 #include "lib/buf.h"
 #include "session/hub/hub.h"
 
-#define WIDTH 4
+#define WIDTH  4
 #define HEIGHT 2
 
 struct record {
@@ -80,9 +80,8 @@ static void test_recording_round_trip(void **state)
 	assert_non_null(h);
 	/* The rect at x=1, y=1, 2x1 of the changed framebuffer. */
 	fb[(1 * WIDTH + 1) * 4] = 0xee;
-	assert_int_equal(hub_recording_rect(h, fb, WIDTH, 1, 1, 2, 1, err,
-					    sizeof(err)),
-			 0);
+	assert_int_equal(
+	    hub_recording_rect(h, fb, WIDTH, 1, 1, 2, 1, err, sizeof(err)), 0);
 	assert_true(hub_recording_bytes(h) > 0);
 	assert_int_equal(hub_recording_finish(h, err, sizeof(err)), 0);
 	read_back(path);
@@ -145,8 +144,8 @@ static void test_recording_disk_full(void **state)
 
 	int fd = open("/dev/full", O_WRONLY);
 	assert_true(fd >= 0);
-	assert_null(hub_recording_start(fd, "s", fb, WIDTH, HEIGHT, err,
-					sizeof(err)));
+	assert_null(
+	    hub_recording_start(fd, "s", fb, WIDTH, HEIGHT, err, sizeof(err)));
 	assert_non_null(strstr(err, "No space left on device"));
 }
 
