@@ -1,8 +1,8 @@
 // The desktop page: noVNC's RFB client over the session's WebSocket, the
 // connection state, the reason a desktop closed, and the clipboard panel.
 import RFB from '/novnc/core/rfb.js';
-import { ApiError, apiGet } from './api.js';
-import { logout, requireLogin, showStatus } from './common.js';
+import { ApiError, apiGet, apiPost } from './api.js';
+import { goToLogin, logout, requireLogin, showStatus } from './common.js';
 
 // Close codes the server sends when it ends a desktop connection, with
 // the reason it gives and what the user can do next.
@@ -78,16 +78,34 @@ async function onDisconnect() {
 	rfb = null;
 }
 
-function connect() {
+// Asks the master for a one-time ticket for this session's desktop, then
+// opens the WebSocket with it. The ticket is in the URL because browsers
+// cannot set headers on a WebSocket upgrade, and it works only once.
+async function connect() {
 	showStatus(status, '');
 	reconnectButton.hidden = true;
 	lastClose = null;
 	delete screen.dataset.closeCode;
 	setConnection('connecting', 'Connecting…');
 
-	const url = `wss://${location.host}/api/sessions/` +
-		`${encodeURIComponent(sessionId)}/desktop`;
-	const socket = new WebSocket(url, ['binary']);
+	let grant;
+	try {
+		grant = await apiPost(`/api/sessions/${encodeURIComponent(sessionId)}/desktop`, {});
+	} catch (error) {
+		setConnection('closed', 'Not connected');
+		showStatus(status, `Opening the desktop failed: ${error.message}`, 'error');
+		reconnectButton.hidden = error instanceof ApiError && error.status === 401;
+		if (error instanceof ApiError && error.status === 401)
+			goToLogin('login_required');
+		return;
+	}
+	if (typeof grant.path !== 'string' || !grant.path.startsWith('/api/sessions/')) {
+		setConnection('closed', 'Not connected');
+		showStatus(status, 'The server returned no desktop address. Reload the page.', 'error');
+		return;
+	}
+
+	const socket = new WebSocket(`wss://${location.host}${grant.path}`, ['binary']);
 	// Registered before noVNC attaches its own handler, so the close code
 	// is known when noVNC reports the disconnect.
 	socket.addEventListener('close', (event) => {
