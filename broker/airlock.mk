@@ -1,0 +1,23 @@
+# The airlock in the master: quarantine, checks, review, release and mail
+# notifications. Mail goes through libcurl's SMTP client
+# (libcurl4-openssl-dev), whose headers are on the default path.
+# TODO: take these from PKG_CHECK_MODULES([CURL], [libcurl]) in
+# configure.ac; automake rejects a pkg-config call in LDADD.
+AIRLOCK_CURL_CFLAGS =
+AIRLOCK_CURL_LIBS = -lcurl
+
+broker_libbroker_a_SOURCES += \
+	broker/airlock.c broker/airlock.h broker/airlock_private.h \
+	broker/airlock_admin.c broker/airlock_check.c \
+	broker/airlock_notify.c broker/airlock_quarantine.c \
+	broker/airlock_release.c broker/airlock_review.c \
+	broker/airlock_schema.c broker/airlock_web.c
+broker_libbroker_a_CFLAGS += $(AIRLOCK_CURL_CFLAGS)
+broker_trellisd_LDADD += $(AIRLOCK_CURL_LIBS)
+tests_unit_test_login_LDADD += $(AIRLOCK_CURL_LIBS)
+
+# The airlock end to end: trellisd, slapd, the real checker, clamd and a
+# local SMTP server.
+TESTS += tests/integration/airlock.test
+EXTRA_DIST += tests/integration/airlock.test
+EXTRA_DIST += bench/quarantine_bench.sh

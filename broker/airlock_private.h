@@ -1,0 +1,191 @@
+/* Parts of the airlock shared by its source files:
+ *
+ *   airlock.c             the service, the state table and transitions
+ *   airlock_quarantine.c  copying files into the quarantine store
+ *   airlock_check.c       running trellis-airlock-check per file
+ *   airlock_review.c      votes and the decision they lead to
+ *   airlock_release.c     download links and import delivery
+ *   airlock_notify.c      mail to output checkers, from a thread
+ *   airlock_web.c         the portal's /api/airlock calls
+ *   airlock_admin.c       trellis-admin airlock */
+#ifndef TRELLIS_BROKER_AIRLOCK_PRIVATE_H
+#define TRELLIS_BROKER_AIRLOCK_PRIVATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "broker/airlock.h"
+#include "broker/master.h"
+#include "policy/decide.h"
+
+/* Checkers running at once; more files wait in the queue. */
+#define AIRLOCK_MAX_RUNNING_CHECKS 2
+/* Descriptors and names of outbox files. */
+#define AIRLOCK_PATH_MAX	  1024
+#define AIRLOCK_DESCRIPTION_MAX	  4096
+#define AIRLOCK_COMMENT_MAX	  4096
+#define AIRLOCK_REASON_MAX	  512
+/* Download link tokens: 256 random bits in base64url without padding. */
+#define AIRLOCK_TOKEN_BYTES 32
+#define AIRLOCK_TOKEN_LEN   43
+
+struct airlock_check;
+struct airlock_mailer;
+
+struct airlock_service {
+	struct master *m;
+	int quarantine_fd; /* O_PATH-free directory descriptor, 0700 */
+	struct airlock_check *checks; /* running and queued, in order */
+	size_t running;
+	struct airlock_mailer *mailer;
+	uint64_t mail_timer;
+};
+
+/* One request row, as airlock_request_load reads it. */
+struct airlock_request {
+	char id[AIRLOCK_ID_HEX_LEN + 1];
+	char *project;
+	char *requester;
+	enum policy_direction direction;
+	enum airlock_state state;
+	char *reason;
+	int64_t round;
+	int64_t created_ms;
+	int64_t updated_ms;
+};
+
+void airlock_request_clear(struct airlock_request *r);
+/* Returns 1 and fills OUT, 0 when no request has ID, -1 on error. */
+int airlock_request_load(struct airlock_service *svc, const char *id,
+			 struct airlock_request *out);
+bool airlock_id_valid(const char *id);
+bool airlock_sha256_valid(const char *hex);
+const char *airlock_direction_name(enum policy_direction direction);
+
+/* Moves request ID from FROM to TO, writing the new state, REASON and the
+ * audit record "airlock.<TO>" by ACTOR in one transaction (a savepoint
+ * inside the caller's). DETAILS (may be NULL, reference kept by the
+ * caller) joins the audit record. Returns 0, 1 when the request is not in
+ * FROM or the table does not allow the move, -1 on a store error. */
+int airlock_transition(struct airlock_service *svc, const char *id,
+		       enum airlock_state from, enum airlock_state to,
+		       const char *actor, const char *reason, json_t *details);
+
+/* A request as JSON: its row, its files with hashes and findings, and the
+ * votes that VIEWER may see (see airlock_review.c). VIEWER NULL shows all
+ * votes, for stewards. Returns a new object or NULL. */
+json_t *airlock_request_json(struct airlock_service *svc, const char *id,
+			     const char *viewer);
+
+/* Quarantine */
+
+/* Opens the regular file at RELATIVE beneath the outbox of USER in
+ * PROJECT without following any symbolic link, and copies it into the
+ * quarantine store under its SHA-256. Returns 0 with the hash and size,
+ * or -1 with a message for the requester in ERROR. */
+int airlock_quarantine_from_outbox(struct airlock_service *svc,
+				   const char *project, const char *user,
+				   const char *relative, uint64_t max_bytes,
+				   char sha256[AIRLOCK_SHA256_HEX_LEN + 1],
+				   uint64_t *size, char *error,
+				   size_t error_size);
+/* Copies everything readable from SRC_FD into the store directory
+ * DIR_FD under its SHA-256, through a temporary file renamed into place.
+ * Stops with an error after MAX_BYTES. Returns 0 or -1 with ERROR. */
+int airlock_quarantine_copy(int dir_fd, int src_fd, uint64_t max_bytes,
+			    char sha256[AIRLOCK_SHA256_HEX_LEN + 1],
+			    uint64_t *size, char *error, size_t error_size);
+/* Opens the quarantined file SHA256 read-only. Returns the descriptor or
+ * -1. */
+int airlock_quarantine_open(struct airlock_service *svc, const char *sha256);
+
+/* Checks */
+
+/* Queues a check of every file of request ID, which must be in
+ * "checking", and starts checkers up to AIRLOCK_MAX_RUNNING_CHECKS. */
+void airlock_checks_queue(struct airlock_service *svc, const char *id);
+/* Moves submitted request ID to "checking" and queues its checks.
+ * Returns 0, or -1 when the request was not in "submitted". */
+int airlock_checks_start(struct airlock_service *svc, const char *id);
+/* Kills the checkers of request ID (when it was withdrawn). */
+void airlock_checks_cancel(struct airlock_service *svc, const char *id);
+void airlock_checks_stop_all(struct airlock_service *svc);
+/* Fails the requests in "checking" that no checker of this process runs,
+ * and starts checks for requests left in "submitted". */
+int airlock_checks_recover(struct airlock_service *svc);
+
+/* Review */
+
+enum airlock_vote {
+	AIRLOCK_VOTE_APPROVE,
+	AIRLOCK_VOTE_CHANGES,
+	AIRLOCK_VOTE_REJECT,
+};
+
+int airlock_vote_from_name(const char *name, enum airlock_vote *out);
+
+/* Records REVIEWER's VOTE on file SHA256 of request ID and, in the same
+ * transaction, decides the request when the votes allow. SUBJECT is the
+ * reviewer for the policy's review rule. Returns 0 with the request's new
+ * state in *STATE_OUT, or -1 with ERROR and an HTTP-like status in
+ * *STATUS. */
+int airlock_vote(struct airlock_service *svc, const char *id,
+		 const struct policy_subject *subject, const char *actor,
+		 const char *sha256, enum airlock_vote vote,
+		 const char *comment, enum airlock_state *state_out,
+		 int *status, char *error, size_t error_size);
+/* The votes of request ID's current round that VIEWER may see. */
+json_t *airlock_votes_json(struct airlock_service *svc,
+			   const struct airlock_request *r, const char *viewer);
+
+/* Release */
+
+/* Delivers approved request ID: an export becomes released (downloads may
+ * start), an import is copied into the inbox. */
+void airlock_release(struct airlock_service *svc, const char *id);
+/* Creates a single-use download link for file SHA256 of request ID.
+ * Returns 0 with the token in TOKEN, or -1 with ERROR and *STATUS. */
+int airlock_link_create(struct airlock_service *svc,
+			const struct airlock_request *r, const char *sha256,
+			const char *actor, char token[AIRLOCK_TOKEN_LEN + 1],
+			int64_t *expires_ms, int *status, char *error,
+			size_t error_size);
+/* Uses the link with TOKEN for USER: marks it used and returns an open
+ * descriptor of the quarantined file with its name. Returns -1 with ERROR
+ * and *STATUS (403 for a rejected or revoked request or a used link). */
+int airlock_link_use(struct airlock_service *svc, const char *token,
+		     const struct policy_subject *subject, const char *actor,
+		     char **file_name, int *status, char *error,
+		     size_t error_size);
+/* Revokes approved or released request ID. Returns 0, or -1 with ERROR
+ * and *STATUS. */
+int airlock_revoke(struct airlock_service *svc, const char *id,
+		   const struct policy_subject *subject, const char *actor,
+		   const char *reason, int *status, char *error,
+		   size_t error_size);
+
+/* Notifications */
+
+int airlock_mailer_start(struct airlock_service *svc);
+void airlock_mailer_stop(struct airlock_service *svc);
+/* Queues mail to the output checkers of request ID's project about new
+ * work, in the caller's transaction. */
+int airlock_notify_checkers(struct airlock_service *svc,
+			    const struct airlock_request *r);
+/* Remembers USER's directory groups, so that mail can find the checkers
+ * that a policy names by group. */
+void airlock_people_seen(struct airlock_service *svc, const char *user,
+			 json_t *groups);
+/* The notifications for USER in the portal, newest first. */
+json_t *airlock_notifications_json(struct airlock_service *svc,
+				   const char *user);
+
+/* Policy */
+
+/* Decides ACTION for SUBJECT on request R; a deny is audited. */
+bool airlock_decide(struct airlock_service *svc, const char *actor,
+		    const struct policy_subject *subject,
+		    enum policy_action action, const struct airlock_request *r,
+		    struct policy_decision *decision);
+
+#endif
