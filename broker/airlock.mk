@@ -21,3 +21,9 @@ tests_unit_test_login_LDADD += $(AIRLOCK_CURL_LIBS)
 TESTS += tests/integration/airlock.test
 EXTRA_DIST += tests/integration/airlock.test
 EXTRA_DIST += bench/quarantine_bench.sh
+
+# The quarantine copy on its own, for bench/quarantine_bench.sh.
+check_PROGRAMS += tests/tools/quarantine-copy
+tests_tools_quarantine_copy_SOURCES = tests/tools/quarantine_copy.c
+tests_tools_quarantine_copy_CFLAGS = $(broker_libbroker_a_CFLAGS)
+tests_tools_quarantine_copy_LDADD = $(broker_trellisd_LDADD)
