@@ -173,7 +173,8 @@ logoutButton.addEventListener('click', async () => {
 			if (rfb === waiting)
 				waiting.disconnect();
 		}, LOGOUT_CLOSE_WAIT_MS);
-	} else {
+	} else if (!screen.dataset.closeCode) {
+		// No desktop was open, so no close reason will say it.
 		showStatus(status, 'You have logged out.', 'info');
 	}
 });

@@ -332,7 +332,7 @@ step('logout closes desktop as logged out', async () => {
 	await page.locator('#connection[data-state="closed"]').waitFor({ timeout: 15000 });
 	await page.waitForFunction(() => document.getElementById('status').textContent !== '');
 	assert.equal(await page.locator('#screen').getAttribute('data-close-code'), '4003');
-	assert.match(await statusText(), /logged out/);
+	assert.match(await statusText(), /^The desktop closed: logged out\./);
 	await page.screenshot({ path: join(artifacts, 'browser-logged-out.png') });
 
 	const me = await page.evaluate(async () => (await fetch('/api/me')).status);
