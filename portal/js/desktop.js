@@ -174,7 +174,7 @@ logoutButton.addEventListener('click', async () => {
 				waiting.disconnect();
 		}, LOGOUT_CLOSE_WAIT_MS);
 	} else if (!screen.dataset.closeCode) {
-		// No desktop was open, so no close reason will say it.
+		// No desktop was open, so no close reason reports the logout.
 		showStatus(status, 'You have logged out.', 'info');
 	}
 });
