@@ -1,10 +1,8 @@
 # The airlock in the master: quarantine, checks, review, release and mail
-# notifications. Mail goes through libcurl's SMTP client
-# (libcurl4-openssl-dev), whose headers are on the default path.
-# TODO: take these from PKG_CHECK_MODULES([CURL], [libcurl]) in
-# configure.ac; automake rejects a pkg-config call in LDADD.
-AIRLOCK_CURL_CFLAGS =
-AIRLOCK_CURL_LIBS = -lcurl
+# notifications. Mail goes through libcurl's SMTP client, found by
+# configure.
+AIRLOCK_CURL_CFLAGS = $(CURL_CFLAGS)
+AIRLOCK_CURL_LIBS = $(CURL_LIBS)
 
 broker_libbroker_a_SOURCES += \
 	broker/airlock.c broker/airlock.h broker/airlock_private.h \
