@@ -960,6 +960,56 @@ void login_handle_request(struct login_service *s, uint32_t request_id,
 	reply_error(&r, 404, "unknown API operation");
 }
 
+void login_identity_clear(struct login_identity *identity)
+{
+	free(identity->username);
+	free(identity->stable_id);
+	json_decref(identity->groups);
+	explicit_bzero(identity, sizeof(*identity));
+}
+
+bool login_require_identity(struct login_service *s, uint32_t request_id,
+			    json_t *request, struct login_identity *identity)
+{
+	struct request r = {
+	    .service = s,
+	    .id = request_id,
+	    .op = optional_string(request, "call"),
+	    .peer = optional_string(request, "peer"),
+	    .token = optional_string(request, "token"),
+	    .csrf_token = optional_string(request, "csrf_token"),
+	    .method = optional_string(request, "method"),
+	    .path = optional_string(request, "path"),
+	    .body = json_object_get(request, "body"),
+	    .now_ms = time_wall_ms(),
+	};
+	struct login_session session;
+
+	memset(identity, 0, sizeof(*identity));
+	if (!r.op || !r.peer) {
+		reply_error(&r, 400, "malformed request");
+		return false;
+	}
+	if (!token_wellformed(r.token))
+		r.token = NULL;
+	resolve_source(&r, optional_string(request, "forwarded_for"));
+
+	if (!require_active(&r, &session))
+		return false;
+	if (method_changes_state(&r) && !check_cross_site(&r, true)) {
+		login_session_clear(&session);
+		return false;
+	}
+
+	memcpy(identity->session_id, session.id, sizeof(identity->session_id));
+	login_token_hash_hex(r.token, identity->token_hash);
+	identity->username = steal_pointer(&session.username);
+	identity->stable_id = steal_pointer(&session.stable_id);
+	identity->groups = steal_pointer(&session.groups);
+	login_session_clear(&session);
+	return true;
+}
+
 void login_sweep_sessions(struct login_service *s)
 {
 	int64_t now_ms = time_wall_ms();

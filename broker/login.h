@@ -10,6 +10,7 @@
 #define TRELLIS_BROKER_LOGIN_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "broker/audit.h"
@@ -60,6 +61,25 @@ void login_service_stop(struct login_service *service);
  * REQUEST_ID. */
 void login_handle_request(struct login_service *service, uint32_t request_id,
 			  json_t *request);
+
+/* The login behind an API call that another part of the master decides. */
+struct login_identity {
+	char session_id[LOGIN_SESSION_ID_HEX_LEN + 1];
+	char token_hash[LOGIN_TOKEN_HASH_HEX_LEN + 1];
+	char *username;
+	char *stable_id;
+	json_t *groups; /* array of group DN strings */
+};
+
+void login_identity_clear(struct login_identity *identity);
+
+/* Checks that REQUEST, an IPC_WEB_REQUEST body, comes from a complete
+ * (MFA-verified) login, with a valid CSRF token when its method changes
+ * state, and keeps the login alive. Returns true and fills IDENTITY, or
+ * false after sending the IPC_WEB_REPLY (401, 403 or 500) itself. */
+bool login_require_identity(struct login_service *service,
+			    uint32_t request_id, json_t *request,
+			    struct login_identity *identity);
 
 /* Removes expired sessions now and sends IPC_WEB_LOGOUT for each. The
  * service also does this every LOGIN_SWEEP_INTERVAL_MS. */

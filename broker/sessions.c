@@ -13,6 +13,7 @@
 
 #include "broker/master.h"
 #include "broker/sessions_private.h"
+#include "broker/sessions_web.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
 #include "session/session_id.h"
@@ -214,6 +215,9 @@ void sessions_begin_stop(struct session *s, const char *reason, bool failed,
 				 "session.stop", "success", NULL);
 	s->phase_monotonic_ms = time_monotonic_ms();
 
+	/* The web front learns the close code before the hub's sockets
+	 * close. */
+	sessions_web_session_stopping(s, failed, actor);
 	/* The hub sends the reason to the viewers before the desktop goes. */
 	if (s->hub)
 		sessions_hub_stop(s, reason);
@@ -245,6 +249,7 @@ static void duration_reached(struct event_loop *loop, void *arg)
 		 "the session reached the maximum duration of %lld minutes "
 		 "set for project %s",
 		 (long long)(s->limits.max_duration_ms / 60000), s->project);
+	s->web_close_code = SESSIONS_WEB_CLOSE_MAX_DURATION;
 	sessions_begin_stop(s, reason, false, "trellisd");
 }
 

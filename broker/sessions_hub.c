@@ -15,6 +15,7 @@
 
 #include "broker/master.h"
 #include "broker/sessions_private.h"
+#include "broker/sessions_web.h"
 #include "lib/log.h"
 
 static void on_hub_channel(struct event_loop *loop, int fd, short revents,
@@ -202,6 +203,11 @@ static void viewer_closed(struct session *s, json_t *body)
 
 	log_info("session_viewer_closed", "session=%s viewer=%s reason=%s",
 		 s->id, viewer ? viewer : "", reason ? reason : "");
+	if (viewer != NULL && reason != NULL &&
+	    strcmp(reason, sessions_web_close_text(
+			       SESSIONS_WEB_CLOSE_TAKEN_OVER)) == 0)
+		sessions_web_desktop_closed(s, viewer,
+					    SESSIONS_WEB_CLOSE_TAKEN_OVER);
 }
 
 static void idle_reached(struct session *s, json_t *body)
@@ -214,6 +220,7 @@ static void idle_reached(struct session *s, json_t *body)
 		 "no keyboard or mouse input for %lld seconds (the idle limit "
 		 "of project %s)",
 		 (long long)(idle_ms / 1000), s->project);
+	s->web_close_code = SESSIONS_WEB_CLOSE_IDLE;
 	sessions_begin_stop(s, reason, false, "trellisd");
 }
 

@@ -52,6 +52,7 @@ struct session {
 	int64_t phase_monotonic_ms; /* when the current state began */
 	bool adopted;		    /* desktop started by an earlier trellisd */
 	bool end_failed;	    /* stopping ends in failed, not stopped */
+	int web_close_code; /* for the portal's viewers, or 0 (sessions_web.h) */
 
 	struct ns_session *ns;
 	struct workspace workspace;

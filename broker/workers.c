@@ -17,6 +17,7 @@
 #include "broker/login.h"
 #include "broker/master.h"
 #include "broker/sessions.h"
+#include "broker/sessions_web.h"
 #include "broker/tls_cert.h"
 #include "lib/cleanup.h"
 #include "lib/ipc.h"
@@ -369,8 +370,13 @@ static void handle_message(struct worker *w, struct ipc_msg *msg)
 				 (int)w->pid, "web_request");
 			return;
 		}
-		login_handle_request(w->set->master->login, msg->request_id,
-				     msg->body);
+		if (sessions_web_is_call(json_string_value(
+			json_object_get(msg->body, "call"))))
+			sessions_web_handle_request(w->set->master,
+						    msg->request_id, msg->body);
+		else
+			login_handle_request(w->set->master->login,
+					     msg->request_id, msg->body);
 		break;
 	default:
 		log_warn("worker_protocol_error",
@@ -567,12 +573,20 @@ json_t *workers_status_json(struct worker_set *set)
 int workers_send_web(struct worker_set *set, uint16_t type,
 		     uint32_t request_id, json_t *body)
 {
+	return workers_send_web_fds(set, type, request_id, body, NULL, 0);
+}
+
+int workers_send_web_fds(struct worker_set *set, uint16_t type,
+			 uint32_t request_id, json_t *body, const int *fds,
+			 size_t nfds)
+{
 	for (size_t i = 0; i < set->count; i++) {
 		struct worker *w = &set->workers[i];
 		if (w->kind->build_config != build_web_config)
 			continue;
 		if (w->channel == NULL ||
-		    ipc_send(w->channel, type, request_id, body, NULL, 0) < 0) {
+		    ipc_send(w->channel, type, request_id, body, fds, nfds) <
+			0) {
 			log_warn("web_message_dropped",
 				 "type=%s request=%u reason=%s",
 				 ipc_type_name(type), request_id,

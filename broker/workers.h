@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -47,6 +48,12 @@ json_t *workers_status_json(struct worker_set *set);
  * has no channel (it is starting or restarting). */
 int workers_send_web(struct worker_set *set, uint16_t type,
 		     uint32_t request_id, json_t *body);
+
+/* Like workers_send_web, with NFDS descriptors (duplicated, so the caller
+ * keeps its own). */
+int workers_send_web_fds(struct worker_set *set, uint16_t type,
+			 uint32_t request_id, json_t *body, const int *fds,
+			 size_t nfds);
 
 /* Total restarts of all workers since the master started. */
 uint64_t workers_restart_count(struct worker_set *set);

@@ -69,6 +69,7 @@ static const struct {
     {IPC_WEB_REQUEST, "web_request"},
     {IPC_WEB_REPLY, "web_reply"},
     {IPC_WEB_LOGOUT, "web_logout"},
+    {IPC_WEB_DESKTOP_CLOSED, "web_desktop_closed"},
     {IPC_AIRLOCK_VERDICT, "airlock_verdict"},
 };
 

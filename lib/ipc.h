@@ -43,6 +43,8 @@ enum ipc_type {
 	IPC_WEB_REQUEST = 48, /* web front -> master: an API call to decide */
 	IPC_WEB_REPLY = 49,   /* master -> web front: status and body */
 	IPC_WEB_LOGOUT = 50,  /* master -> web front: a login ended */
+	IPC_WEB_DESKTOP_CLOSED = 51, /* master -> web front: why a desktop
+					connection ends */
 	IPC_AIRLOCK_VERDICT = 64, /* airlock checker -> master: findings */
 	IPC_TYPE_MAX = 255,
 };

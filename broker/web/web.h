@@ -6,6 +6,7 @@
  *   web_api.c      the JSON API: calls forwarded to the master and its replies
  *   web_cookie.c   the session cookie's parsing
  *   web_static.c   static files below static_dir
+ *   web_desktop.c  the desktop WebSocket: tickets and the relay to the hub
  *   web_seccomp.c  the system call allowlist
  *
  * All state lives in one struct web_state, reachable from every callback
@@ -75,6 +76,8 @@ struct web_state {
 	struct web_login_socket *login_sockets;
 	size_t login_socket_count;
 	size_t login_socket_capacity;
+
+	struct web_desktops *desktops; /* web_desktop.c, created on first use */
 };
 
 /* web_main.c */
@@ -92,6 +95,10 @@ int web_master_send(struct web_state *state, uint16_t type, uint32_t request_id,
 #define WEB_PROTOCOL_LISTEN "trellis-listen"
 #define WEB_PROTOCOL_MASTER "trellis-master"
 #define WEB_PROTOCOL_SIGNAL "trellis-signal"
+/* The desktop WebSocket's subprotocol (noVNC asks for "binary"), and the
+ * hub sockets behind it. */
+#define WEB_PROTOCOL_DESKTOP "binary"
+#define WEB_PROTOCOL_HUB     "trellis-desktop-hub"
 
 /* Creates the lws context and the TLS vhost, then adopts the listening
  * sockets, the master channel and SIGNAL_FD. Returns 0 or -1. */
@@ -197,6 +204,38 @@ enum web_static_result web_static_open(int dir_fd, const char *path,
  * header or a log line. Stops before a byte that does not fit and returns
  * the length written. */
 size_t web_path_encode(const char *path, size_t len, char *out, size_t size);
+
+/* web_desktop.c */
+struct web_desktops;
+
+/* Stores the desktop grant of the master's IPC_WEB_REPLY MSG: its ticket
+ * hash, login, session and hub socket (taken from MSG). Returns 0, or -1
+ * when the grant is invalid or too many tickets wait. */
+int web_desktop_add_ticket(struct web_state *state, struct ipc_msg *msg);
+/* Whether PATH has the form /api/sessions/ID/desktop. */
+bool web_desktop_path(const char *path);
+/* Decides the WebSocket upgrade of WSI to the desktop PATH from the cookie
+ * and the ticket in the query. Returns 0 when it may proceed, or the HTTP
+ * status to respond with and a JSON body in *ERROR. */
+unsigned web_desktop_accept(struct web_state *state, struct lws *wsi,
+			    const char *path, const char *peer,
+			    const char **error);
+/* Whether WSI is an accepted desktop WebSocket, whose callbacks go to
+ * web_desktop_callback whichever protocol lws bound it to. */
+bool web_desktop_owns(struct lws *wsi);
+int web_desktop_callback(struct lws *wsi, enum lws_callback_reasons reason,
+			 void *user, void *in, size_t len);
+int web_desktop_hub_callback(struct lws *wsi, enum lws_callback_reasons reason,
+			     void *user, void *in, size_t len);
+/* Closes the desktop WebSocket WSI with CODE and REASON once the data
+ * already read from the hub is sent. */
+void web_desktop_close(struct lws *wsi, int code, const char *reason);
+/* Handles IPC_WEB_DESKTOP_CLOSED: closes the session's connections with
+ * the master's code and drops its unused tickets. */
+void web_desktop_handle_closed(struct web_state *state, struct ipc_msg *msg);
+/* Drops the unused tickets of the login TOKEN_HASH. */
+void web_desktop_forget_login(struct web_state *state, const char *token_hash);
+void web_desktop_free(struct web_state *state);
 
 /* web_seccomp.c */
 int web_seccomp_apply(void);

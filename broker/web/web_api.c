@@ -288,6 +288,13 @@ void web_api_handle_reply(struct web_state *state, struct ipc_msg *msg)
 		reply.cookie_max_age_s = reply.retry_after_s = -1;
 		reply.status = HTTP_STATUS_BAD_GATEWAY;
 		reply.body = strdup("{\"error\":\"internal error\"}");
+	} else if (json_object_get(msg->body, "desktop") != NULL &&
+		   web_desktop_add_ticket(state, msg) < 0) {
+		/* Without its ticket the grant is useless to the browser. */
+		web_reply_clear(&reply);
+		reply.cookie_max_age_s = reply.retry_after_s = -1;
+		reply.status = HTTP_STATUS_SERVICE_UNAVAILABLE;
+		reply.body = strdup("{\"error\":\"service unavailable\"}");
 	}
 	web_http_deliver_reply(wsi, &reply);
 }
@@ -322,16 +329,12 @@ void web_api_handle_logout(struct web_state *state, struct ipc_msg *msg)
 		if (strcmp(entry->token_hash, json_string_value(hash)) != 0)
 			continue;
 
-		/* A close frame's reason has at most 123 bytes (RFC 6455,
-		 * section 5.5). */
-		char text[124];
-		snprintf(text, sizeof(text), "%s", reason ? reason : "logout");
-		lws_close_reason(entry->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
-				 (unsigned char *)text, strlen(text));
-		lws_set_timeout(entry->wsi, PENDING_TIMEOUT_USER_OK,
-				LWS_TO_KILL_ASYNC);
+		/* Every WebSocket is a desktop, and the portal shows close
+		 * code 4003 as "logged out" whatever ended the login. */
+		web_desktop_close(entry->wsi, 4003, "logged out");
 		closed++;
 	}
+	web_desktop_forget_login(state, json_string_value(hash));
 	/* The entries go when lws reports each connection closed. */
 	log_info("web_logout", "reason=%s websockets_closed=%zu",
 		 reason ? reason : "(none)", closed);
@@ -394,5 +397,6 @@ void web_api_free(struct web_state *state)
 	state->pending_count = state->pending_capacity = 0;
 	free(state->login_sockets);
 	state->login_sockets = NULL;
+	web_desktop_free(state);
 	state->login_socket_count = state->login_socket_capacity = 0;
 }

@@ -69,9 +69,10 @@ struct web_route {
 	web_handler_fn handler;
 };
 
-/* API calls the master decides, by exact path. Every other path below
- * /api is the call "authorize", so the master replies 401 to a client
- * without a complete login and 404 to one with it. */
+/* API calls the master decides, by path, where '*' matches one path
+ * segment (a session id). Every other path below /api is the call
+ * "authorize", so the master replies 401 to a client without a complete
+ * login and 404 to one with it. */
 struct web_api_route {
 	const char *path;
 	enum web_method method;
@@ -85,6 +86,11 @@ static const struct web_api_route api_routes[] = {
     {"/api/enrol/confirm", WEB_METHOD_POST, "enrol_confirm"},
     {"/api/logout", WEB_METHOD_POST, "logout"},
     {"/api/me", WEB_METHOD_GET, "me"},
+    {"/api/projects", WEB_METHOD_GET, "projects"},
+    {"/api/sessions", WEB_METHOD_POST, "session_open"},
+    {"/api/sessions/*", WEB_METHOD_GET, "session_show"},
+    {"/api/sessions/*/stop", WEB_METHOD_POST, "session_stop"},
+    {"/api/sessions/*/desktop", WEB_METHOD_POST, "session_desktop"},
 };
 
 #define WEB_SESSION_COOKIE_ATTRIBUTES                                          \
@@ -350,10 +356,31 @@ static bool is_api_path(const char *path)
 	return strcmp(path, "/api") == 0 || strncmp(path, "/api/", 5) == 0;
 }
 
+/* Matches PATH against PATTERN, where '*' stands for one non-empty path
+ * segment. */
+static bool api_path_matches(const char *pattern, const char *path)
+{
+	while (*pattern != '\0') {
+		if (*pattern == '*') {
+			size_t len = strcspn(path, "/");
+			if (len == 0)
+				return false;
+			path += len;
+			pattern++;
+			continue;
+		}
+		if (*pattern != *path)
+			return false;
+		pattern++;
+		path++;
+	}
+	return *path == '\0';
+}
+
 static const struct web_api_route *find_api_route(const char *path)
 {
 	for (size_t i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++)
-		if (strcmp(api_routes[i].path, path) == 0)
+		if (api_path_matches(api_routes[i].path, path))
 			return &api_routes[i];
 	return NULL;
 }
@@ -717,12 +744,21 @@ static int handle_upgrade(struct lws *wsi, struct web_state *state,
 				       "{\"error\":\"Origin does not match "
 				       "the portal\"}");
 
-	/* TODO: no path serves a WebSocket yet, so every upgrade is denied.
-	 * The desktop endpoint needs the master's decision (web_authorize)
-	 * ready before this callback, for example granted by the master when
-	 * the session is launched and revoked with IPC_WEB_LOGOUT. */
-	return respond_upgrade(wsi, req, HTTP_STATUS_UNAUTHORIZED,
-			       "{\"error\":\"login required\"}");
+	/* The desktop is the only WebSocket. The master decided it in
+	 * advance, when it granted the ticket (web_desktop.c). */
+	/* Only the master knows whether a login is complete, so other
+	 * paths get the answer a missing login gets. */
+	if (!web_desktop_path(req->path))
+		return respond_upgrade(wsi, req, HTTP_STATUS_UNAUTHORIZED,
+				       "{\"error\":\"login required\"}");
+	const char *error = NULL;
+	unsigned status =
+	    web_desktop_accept(state, wsi, req->path, req->peer, &error);
+	if (status != 0)
+		return respond_upgrade(wsi, req, status, error);
+	req->status = 101; /* Switching Protocols */
+	request_log(req);
+	return 0;
 }
 
 /* Rejects a decoded path with a NUL or control character. lws decodes the
@@ -816,6 +852,23 @@ int web_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 {
 	struct web_state *state = lws_context_user(lws_get_context(wsi));
 	struct web_request *req = user;
+
+	/* A desktop WebSocket without a subprotocol stays bound to this
+	 * protocol. */
+	if (web_desktop_owns(wsi)) {
+		switch (reason) {
+		case LWS_CALLBACK_ESTABLISHED:
+		case LWS_CALLBACK_RECEIVE:
+		case LWS_CALLBACK_SERVER_WRITEABLE:
+		case LWS_CALLBACK_TIMER:
+		case LWS_CALLBACK_CLOSED:
+		case LWS_CALLBACK_WSI_DESTROY:
+			return web_desktop_callback(wsi, reason, user, in,
+						    len);
+		default:
+			break;
+		}
+	}
 
 	switch (reason) {
 	case LWS_CALLBACK_HTTP:

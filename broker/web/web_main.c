@@ -267,6 +267,9 @@ static void handle_master_message(struct web_state *state, struct ipc_msg *msg)
 	case IPC_WEB_LOGOUT:
 		web_api_handle_logout(state, msg);
 		break;
+	case IPC_WEB_DESKTOP_CLOSED:
+		web_desktop_handle_closed(state, msg);
+		break;
 	default:
 		log_warn("master_message_ignored", "type=%s",
 			 ipc_type_name(msg->type));

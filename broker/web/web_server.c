@@ -228,6 +228,8 @@ static struct lws_protocols protocols[] = {
     {WEB_PROTOCOL_LISTEN, listen_callback, 0, 0, 0, NULL, 0},
     {WEB_PROTOCOL_MASTER, web_master_callback, 0, 0, 0, NULL, 0},
     {WEB_PROTOCOL_SIGNAL, web_signal_callback, 0, 0, 0, NULL, 0},
+    {WEB_PROTOCOL_DESKTOP, web_desktop_callback, 0, 0, 0, NULL, 0},
+    {WEB_PROTOCOL_HUB, web_desktop_hub_callback, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0}, /* terminator */
 };
 
