@@ -13,6 +13,12 @@
 int admin_request(const struct admin_options *opts, const char *command,
 		  json_t *args, json_t **result)
 {
+	return admin_request_fd(opts, command, args, result, NULL);
+}
+
+int admin_request_fd(const struct admin_options *opts, const char *command,
+		     json_t *args, json_t **result, int *fd_out)
+{
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	struct ipc_msg reply = {0};
 	int rc = ADMIN_EXIT_FAILED;
@@ -64,6 +70,16 @@ int admin_request(const struct admin_options *opts, const char *command,
 		fprintf(stderr, "trellis-admin: %s\n",
 			error ? error : "the request failed");
 		goto out;
+	}
+	if (fd_out != NULL) {
+		if (reply.nfds != 1) {
+			fprintf(stderr, "trellis-admin: request %s: trellisd "
+					"sent no file\n",
+				command);
+			goto out;
+		}
+		*fd_out = reply.fds[0];
+		reply.fds[0] = -1;
 	}
 	*result = json_incref(json_object_get(reply.body, "result"));
 	if (*result == NULL)

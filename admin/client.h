@@ -24,6 +24,12 @@ struct admin_options {
 int admin_request(const struct admin_options *opts, const char *command,
 		  json_t *args, json_t **result);
 
+/* Sends COMMAND like admin_request and stores the descriptor that comes
+ * with the reply in *FD_OUT, which the caller closes. A reply without
+ * exactly one descriptor fails. */
+int admin_request_fd(const struct admin_options *opts, const char *command,
+		     json_t *args, json_t **result, int *fd_out);
+
 /* Prints VALUE as indented JSON followed by a newline. */
 void admin_print_json(json_t *value);
 

@@ -9,6 +9,7 @@
 #include "admin/client.h"
 #include "admin/cmd_policy.h"
 #include "admin/cmd_sessions.h"
+#include "admin/cmd_steward.h"
 #include "admin/cmd_users.h"
 
 #define DEFAULT_SOCKET	   "/run/trellis/admin.sock"
@@ -226,6 +227,25 @@ static const struct command commands[] = {
     {"sessions", "stop", "ID [--reason TEXT]",
      "end a session; the user is told the reason",
      admin_run_sessions_stop},
+    {"audit", "tail", "[-n COUNT] [--follow]",
+     "print the newest audit records, or follow new ones",
+     admin_run_audit_tail},
+    {"audit", "export", "--from TIME --to TIME",
+     "write the audit records between two UTC times as JSON lines",
+     admin_run_audit_export},
+    {"projects", "list", "",
+     "list the projects of the policy with their active sessions",
+     admin_run_projects_list},
+    {"projects", "show", "ID",
+     "show a project's effective policy and active sessions",
+     admin_run_projects_show},
+    {"recordings", "list", "", "list session recordings and their expiry",
+     admin_run_recordings_list},
+    {"recordings", "show", "ID", "show one session's recording",
+     admin_run_recordings_show},
+    {"recordings", "render", "ID --at TIME|--every STEP --output PATH",
+     "write the recorded desktop at a time, or a series, as PNG",
+     admin_run_recordings_render},
 };
 
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
@@ -300,19 +320,21 @@ int main(int argc, char **argv)
 	    {"timeout", required_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
 	    ADMIN_SESSIONS_LONG_OPTIONS,
+	    ADMIN_STEWARD_LONG_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
 	struct admin_options opts = {
 	    .socket_path = getenv("TRELLIS_ADMIN_SOCKET"),
 	    .timeout_ms = DEFAULT_TIMEOUT_MS,
 	};
+	bool want_help = false;
 	int opt;
 
 	if (opts.socket_path == NULL || opts.socket_path[0] == '\0')
 		opts.socket_path = DEFAULT_SOCKET;
 
 	/* Options may come before or after the command words. */
-	while ((opt = getopt_long(argc, argv, "s:jt:h", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:jt:h" ADMIN_STEWARD_SHORT_OPTIONS, options, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			opts.socket_path = optarg;
@@ -334,11 +356,16 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'h':
-			usage(stdout);
-			return ADMIN_EXIT_OK;
+			want_help = true;
+			break;
 		default:
 			if (admin_sessions_option(opt, optarg) == 0)
 				break;
+			int steward_rc = admin_steward_option(opt, optarg);
+			if (steward_rc == 0)
+				break;
+			if (steward_rc == ADMIN_EXIT_USAGE)
+				return ADMIN_EXIT_USAGE;
 			usage(stderr);
 			return ADMIN_EXIT_USAGE;
 		}
@@ -347,6 +374,13 @@ int main(int argc, char **argv)
 	int consumed = 0;
 	const struct command *cmd =
 	    find_command(argc - optind, argv + optind, &consumed);
+	/* --help after a command prints that command's options. */
+	if (want_help) {
+		if (cmd == NULL || !admin_print_command_help(cmd->group,
+							     cmd->verb))
+			usage(stdout);
+		return ADMIN_EXIT_OK;
+	}
 	if (cmd == NULL) {
 		if (optind < argc && print_group_verbs(argv[optind]))
 			return ADMIN_EXIT_USAGE;

@@ -4,8 +4,10 @@
 #include <unistd.h>
 
 #include "broker/admin_server.h"
+#include "broker/admin_steward.h"
 #include "broker/login.h"
 #include "broker/master.h"
+#include "broker/recordings.h"
 #include "broker/sessions_admin.h"
 #include "lib/log.h"
 
@@ -162,6 +164,17 @@ const struct admin_command admin_commands[] = {
 	 POLICY_ACTION_ADMIN_SESSION_START},
 	{"sessions.attach", admin_sessions_attach, true,
 	 POLICY_ACTION_ADMIN_SESSION_ATTACH},
+	{"audit.tail", admin_audit_tail, false, POLICY_ACTION_ADMIN_AUDIT_SHOW},
+	{"audit.export", admin_audit_export, false,
+	 POLICY_ACTION_ADMIN_AUDIT_SHOW},
+	{"projects.list", admin_projects_list, false,
+	 POLICY_ACTION_ADMIN_PROJECT_LIST},
+	{"projects.show", admin_projects_show, false,
+	 POLICY_ACTION_ADMIN_PROJECT_LIST},
+	{"recordings.list", admin_recordings_list, false,
+	 POLICY_ACTION_ADMIN_RECORDING_LIST},
+	{"recordings.open", admin_recordings_open, false,
+	 POLICY_ACTION_ADMIN_RECORDING_EXPORT},
 };
 
 const size_t admin_command_count =

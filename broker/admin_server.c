@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "broker/master.h"
+#include "broker/metrics.h"
 #include "lib/cleanup.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
@@ -165,6 +166,8 @@ static void handle_request(struct admin_client *c, struct ipc_msg *msg)
 	json_decref(details);
 	log_info("admin_request", "caller=%s command=%s outcome=%s",
 		 c->caller.name, name, rc < 0 ? "failure" : "success");
+	metrics_inc2("trellis_admin_requests_total", "command", cmd->name,
+		     "outcome", rc < 0 ? "failure" : "success");
 
 	if (rc < 0) {
 		json_decref(result);

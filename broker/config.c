@@ -210,6 +210,36 @@ static const struct yaml_field web_fields[] = {
     {0},
 };
 
+static bool parse_metrics_listen(struct yaml_walk *walk, yaml_node_t *node,
+				 const char *key_path, void *field)
+{
+	struct trellis_config *config = field;
+	const char *text = yaml_node_scalar(node);
+
+	if (!text) {
+		yaml_walk_error(walk, node, key_path,
+				"expected an address:port string, such as "
+				"127.0.0.1:9464");
+		return false;
+	}
+	const char *problem = parse_listen(text, &config->metrics_listen);
+	if (problem) {
+		yaml_walk_error(walk, node, key_path,
+				"invalid listen address \"%s\": %s", text,
+				problem);
+		return false;
+	}
+	return true;
+}
+
+static const struct yaml_field metrics_fields[] = {
+    {.key = "listen",
+     .type = YAML_FIELD_CUSTOM,
+     .offset = 0,
+     .parse = parse_metrics_listen},
+    {0},
+};
+
 static const struct yaml_field admin_fields[] = {
     {.key = "socket",
      .type = YAML_FIELD_STRING,
@@ -458,6 +488,10 @@ static const struct yaml_field config_fields[] = {
      .type = YAML_FIELD_MAPPING,
      .offset = 0,
      .fields = admin_fields},
+    {.key = "metrics",
+     .type = YAML_FIELD_MAPPING,
+     .offset = 0,
+     .fields = metrics_fields},
     {.key = "audit",
      .type = YAML_FIELD_MAPPING,
      .offset = 0,
@@ -612,6 +646,7 @@ void config_free(struct trellis_config *config)
 	yaml_fields_free(config_fields, config);
 	for (size_t i = 0; i < config->listen_count; i++)
 		free(config->listen[i].host);
+	free(config->metrics_listen.host);
 	free(config->path);
 	free(config);
 }

@@ -14,6 +14,8 @@
  *     static_dir: <datadir>/trellis/portal
  *     user: trellis                    # the web front runs as this user
  *     origin: https://localhost:8443   # portal origin for Origin checks
+ *   metrics:                           # Prometheus text over plain HTTP,
+ *     listen: <none>                   #   served by trellis-web; none: off
  *   admin:
  *     socket: <run_dir>/admin.sock
  *     group: trellis-admin             # members may use trellis-admin; root may
@@ -140,6 +142,9 @@ struct trellis_config {
 	char *static_dir;
 	char *web_user;
 	char *web_origin;
+
+	/* Address of the Prometheus metrics listener; port 0 when off. */
+	struct config_listen metrics_listen;
 
 	char *admin_socket;
 	char *admin_group;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "broker/login_private.h"
+#include "broker/metrics.h"
 #include "lib/cleanup.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
@@ -117,6 +118,8 @@ static void audit_login(struct login_service *s, const char *action,
 	    0)
 		log_error("audit_append_failed", "action=%s user=%s", action,
 			  user);
+	metrics_inc2("trellis_logins_total", "step", action, "outcome",
+		     outcome);
 	if (strcmp(outcome, "success") == 0)
 		log_info("login_step", "action=%s user=%s source=%s", action,
 			 user, source);

@@ -19,6 +19,7 @@
 #include "broker/login.h"
 #include "broker/master.h"
 #include "broker/preflight.h"
+#include "broker/recordings.h"
 #include "broker/sessions.h"
 #include "broker/tls_cert.h"
 #include "lib/cleanup.h"
@@ -97,48 +98,65 @@ static int lock_state_dir(const char *state_dir)
 	return fd;
 }
 
+/* Returns a listening, non-blocking TCP socket on L, or -1 (logged). */
+static int bind_tcp(const struct config_listen *l)
+{
+	struct addrinfo hints = {
+	    .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
+	    .ai_socktype = SOCK_STREAM};
+	struct addrinfo *ai = NULL;
+	char port[8];
+	int one = 1;
+
+	snprintf(port, sizeof(port), "%u", l->port);
+	int rc = getaddrinfo(l->host, port, &hints, &ai);
+	if (rc != 0) {
+		log_error("listen_failed", "address=%s port=%u error=%s",
+			  l->host, l->port, gai_strerror(rc));
+		return -1;
+	}
+	int fd = socket(ai->ai_family,
+			SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    (ai->ai_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) <
+		 0) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 128) < 0) {
+		log_error("listen_failed", "address=%s port=%u error=%s",
+			  l->host, l->port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(ai);
+		return -1;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
 static int bind_listeners(struct master *m)
 {
 	const struct trellis_config *config = m->config;
 
 	for (size_t i = 0; i < config->listen_count; i++) {
 		const struct config_listen *l = &config->listen[i];
-		struct addrinfo hints = {
-		    .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
-		    .ai_socktype = SOCK_STREAM};
-		struct addrinfo *ai = NULL;
-		char port[8];
-		int one = 1;
-
-		snprintf(port, sizeof(port), "%u", l->port);
-		int rc = getaddrinfo(l->host, port, &hints, &ai);
-		if (rc != 0) {
-			log_error("listen_failed",
-				  "address=%s port=%u error=%s", l->host,
-				  l->port, gai_strerror(rc));
+		int fd = bind_tcp(l);
+		if (fd < 0)
 			return -1;
-		}
-		int fd = socket(ai->ai_family,
-				SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		if (fd < 0 ||
-		    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
-			       sizeof(one)) < 0 ||
-		    (ai->ai_family == AF_INET6 &&
-		     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
-				sizeof(one)) < 0) ||
-		    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
-		    listen(fd, 128) < 0) {
-			log_error("listen_failed",
-				  "address=%s port=%u error=%s", l->host,
-				  l->port, strerror(errno));
-			if (fd >= 0)
-				close(fd);
-			freeaddrinfo(ai);
-			return -1;
-		}
-		freeaddrinfo(ai);
 		m->listen_fds[m->listen_count++] = fd;
 		log_info("listening", "address=%s port=%u", l->host, l->port);
+	}
+
+	/* The metrics listener is plain HTTP: it serves counts, never
+	 * secrets, and Prometheus scrapes it from the same host. */
+	const struct config_listen *metrics = &config->metrics_listen;
+	if (metrics->port != 0) {
+		m->metrics_fd = bind_tcp(metrics);
+		if (m->metrics_fd < 0)
+			return -1;
+		m->metrics_listening = true;
+		log_info("metrics_listening", "address=%s port=%u",
+			 metrics->host, metrics->port);
 	}
 	return 0;
 }
@@ -358,6 +376,7 @@ static int run(struct master *m)
 	    workers_start_all(m->workers) < 0 ||
 	    sessions_recover(m->sessions) < 0)
 		goto stop;
+	recordings_retention_start(m);
 
 	json_t *details = json_pack("{s:s, s:I}", "version", TRELLIS_VERSION,
 				    "pid", (json_int_t)getpid());
@@ -391,6 +410,8 @@ static void master_free(struct master *m)
 	policy_free(m->policy);
 	for (size_t i = 0; i < m->listen_count; i++)
 		close(m->listen_fds[i]);
+	if (m->metrics_listening)
+		close(m->metrics_fd);
 	audit_close(m->audit);
 	store_close(m->store);
 	event_loop_free(m->loop);

@@ -32,6 +32,9 @@ struct master {
 
 	int listen_fds[CONFIG_MAX_LISTEN];
 	size_t listen_count;
+	/* The metrics listener, handed to trellis-web with the others. */
+	int metrics_fd;
+	bool metrics_listening;
 	char *tls_certificate_path;
 	char *tls_key_path;
 	char tls_fingerprint[96];

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "broker/master.h"
+#include "broker/metrics.h"
 #include "broker/sessions_private.h"
 #include "broker/sessions_web.h"
 #include "lib/cleanup.h"
@@ -176,6 +177,9 @@ static void finish(struct session *s)
 							 : "success",
 				 details);
 	json_decref(details);
+	if (final == SESSION_FAILED)
+		metrics_inc("trellis_session_failures_total", "project",
+			    s->project);
 	list_remove(s);
 	session_free(s);
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "broker/master.h"
+#include "broker/metrics.h"
 #include "broker/sessions_private.h"
 #include "broker/sessions_web.h"
 #include "lib/log.h"
@@ -237,6 +238,34 @@ static void hub_ended(struct session *s, json_t *body)
 
 /* Handles one message. Returns false when S was stopped and must not be
  * used any more. */
+/* Adds what a hub counted since its previous IPC_HUB_STATS to the
+ * master's counters. A hub's counts start at zero, so a value below the
+ * previous one (a new hub after recovery) counts whole. */
+static void count_hub_stats(json_t *previous, json_t *current)
+{
+	static const struct {
+		const char *field;
+		const char *metric;
+	} counters[] = {
+	    {"backend_bytes", "trellis_hub_backend_bytes_total"},
+	    {"updates", "trellis_hub_frames_total"},
+	    {"recording_bytes", "trellis_hub_recording_bytes_total"},
+	};
+
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+		json_int_t now =
+		    json_integer_value(json_object_get(current, counters[i].field));
+		json_int_t before = json_integer_value(
+		    json_object_get(previous, counters[i].field));
+		if (now <= 0)
+			continue;
+		json_int_t delta = now >= before ? now - before : now;
+		if (delta > 0)
+			metrics_add(counters[i].metric, NULL, NULL,
+				    (uint64_t)delta);
+	}
+}
+
 static bool handle_message(struct session *s, struct ipc_msg *msg)
 {
 	switch (msg->type) {
@@ -252,6 +281,7 @@ static bool handle_message(struct session *s, struct ipc_msg *msg)
 		viewer_closed(s, msg->body);
 		return true;
 	case IPC_HUB_STATS:
+		count_hub_stats(s->hub_stats, msg->body);
 		json_decref(s->hub_stats);
 		s->hub_stats = json_incref(msg->body);
 		return true;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "broker/master.h"
+#include "broker/metrics.h"
 #include "broker/sessions_private.h"
 #include "lib/event.h"
 #include "lib/log.h"
@@ -162,6 +163,7 @@ int sessions_store_insert(struct session *s, const char *actor,
 			 details) < 0 ||
 	    store_commit(store) < 0)
 		goto rollback;
+	metrics_inc("trellis_session_starts_total", "project", s->project);
 	return 0;
 
 rollback:

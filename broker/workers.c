@@ -16,6 +16,7 @@
 
 #include "broker/login.h"
 #include "broker/master.h"
+#include "broker/metrics.h"
 #include "broker/sessions.h"
 #include "broker/sessions_web.h"
 #include "broker/tls_cert.h"
@@ -160,7 +161,7 @@ static void exec_child(const char *path, int channel_fd, const int *listen_fds,
 		       char *const envp[])
 {
 	int fd = fcntl(channel_fd, F_DUPFD, 64);
-	int moved[CONFIG_MAX_LISTEN];
+	int moved[CONFIG_MAX_LISTEN + 1];
 
 	/* Move everything above the target numbers first so that no dup2
 	 * overwrites a descriptor still to be moved. */
@@ -274,7 +275,16 @@ static int start_worker(struct worker *w)
 	size_t listen_count = w->kind->gets_listeners ? m->listen_count : 0;
 	snprintf(listen_env, sizeof(listen_env), "TRELLIS_LISTEN_FDS=%zu",
 		 listen_count);
-	char *const envp[] = {listen_env, "PATH=/usr/bin:/bin", NULL};
+	/* The metrics listener follows the web listeners. */
+	int fds[CONFIG_MAX_LISTEN + 1];
+	bool metrics = w->kind->gets_listeners && m->metrics_listening;
+	memcpy(fds, m->listen_fds, listen_count * sizeof(fds[0]));
+	if (metrics)
+		fds[listen_count] = m->metrics_fd;
+	char *const envp[] = {listen_env,
+			      metrics ? "TRELLIS_METRICS_FD=1"
+				      : "TRELLIS_METRICS_FD=0",
+			      "PATH=/usr/bin:/bin", NULL};
 
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -285,8 +295,8 @@ static int start_worker(struct worker *w)
 		return -1;
 	}
 	if (pid == 0)
-		exec_child(path, sv[1], m->listen_fds, listen_count, pw->pw_uid,
-			   pw->pw_gid, envp);
+		exec_child(path, sv[1], fds, listen_count + metrics,
+			   pw->pw_uid, pw->pw_gid, envp);
 
 	close(sv[1]);
 	w->channel = ipc_channel_new(sv[0], w->kind->name);
@@ -336,6 +346,23 @@ static void send_config(struct worker *w)
 	json_decref(config);
 }
 
+/* Answers the web front's IPC_METRICS_REQUEST with the metrics text, or
+ * with an error that trellis-web turns into a 500 response. */
+static void send_metrics(struct worker *w, uint32_t request_id)
+{
+	char *text = metrics_render(w->set->master);
+	json_t *body = text ? json_pack("{s:s}", "text", text)
+			    : json_pack("{s:s}", "error", "out of memory");
+
+	free(text);
+	if (ipc_send(w->channel, IPC_METRICS_REPLY, request_id, body, NULL,
+		     0) < 0)
+		log_error("metrics_reply_failed", "worker=%s reason=%s",
+			  w->kind->name,
+			  "the metrics text exceeds the IPC payload limit");
+	json_decref(body);
+}
+
 static void handle_message(struct worker *w, struct ipc_msg *msg)
 {
 	switch (msg->type) {
@@ -377,6 +404,15 @@ static void handle_message(struct worker *w, struct ipc_msg *msg)
 		else
 			login_handle_request(w->set->master->login,
 					     msg->request_id, msg->body);
+		break;
+	case IPC_METRICS_REQUEST:
+		if (w->kind->build_config != build_web_config) {
+			log_warn("worker_protocol_error",
+				 "worker=%s pid=%d message=%s", w->kind->name,
+				 (int)w->pid, "metrics_request");
+			return;
+		}
+		send_metrics(w, msg->request_id);
 		break;
 	default:
 		log_warn("worker_protocol_error",

@@ -71,6 +71,8 @@ static const struct {
     {IPC_WEB_LOGOUT, "web_logout"},
     {IPC_WEB_DESKTOP_CLOSED, "web_desktop_closed"},
     {IPC_AIRLOCK_VERDICT, "airlock_verdict"},
+    {IPC_METRICS_REQUEST, "metrics_request"},
+    {IPC_METRICS_REPLY, "metrics_reply"},
 };
 
 const char *ipc_type_name(uint16_t type)

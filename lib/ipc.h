@@ -46,6 +46,8 @@ enum ipc_type {
 	IPC_WEB_DESKTOP_CLOSED = 51, /* master -> web front: why a desktop
 					connection ends */
 	IPC_AIRLOCK_VERDICT = 64, /* airlock checker -> master: findings */
+	IPC_METRICS_REQUEST = 80, /* web front -> master: metrics text */
+	IPC_METRICS_REPLY = 81,   /* master -> web front: {"text": ...} */
 	IPC_TYPE_MAX = 255,
 };
 

@@ -59,6 +59,13 @@ struct web_login_socket {
 	struct lws *wsi;
 };
 
+/* Scrapes of /metrics waiting for the master's IPC_METRICS_REPLY. */
+#define WEB_METRICS_MAX_PENDING 8
+struct web_metrics_call {
+	uint32_t request_id;
+	struct lws *wsi; /* NULL: free slot */
+};
+
 struct web_state {
 	struct web_config config;
 	struct lws_context *context;
@@ -78,6 +85,9 @@ struct web_state {
 	size_t login_socket_capacity;
 
 	struct web_desktops *desktops; /* web_desktop.c, created on first use */
+
+	struct lws_vhost *metrics_vhost; /* plain HTTP, NULL when off */
+	struct web_metrics_call metrics_calls[WEB_METRICS_MAX_PENDING];
 };
 
 /* web_main.c */
@@ -108,6 +118,13 @@ int web_server_start(struct web_state *state, const int *listen_fds,
 int web_server_run(struct web_state *state);
 void web_server_stop(struct web_state *state, int exit_status);
 void web_server_destroy(struct web_state *state);
+
+/* web_metrics.c */
+
+/* Creates the plain HTTP vhost for /metrics and adopts LISTEN_FD, the
+ * metrics listener from the master. Returns 0 or -1. */
+int web_metrics_start(struct web_state *state, int listen_fd);
+void web_metrics_handle_reply(struct web_state *state, struct ipc_msg *msg);
 
 /* web_http.c */
 int web_http_callback(struct lws *wsi, enum lws_callback_reasons reason,

@@ -3,6 +3,8 @@
  * trellisd starts it with exec as the web user and these descriptors:
  *   fd 3                 connected unix stream socket to the master (lib/ipc.h)
  *   fd 4 .. 4+N-1        listening TCP sockets; N is in TRELLIS_LISTEN_FDS
+ *   fd 4+N               the metrics listener (plain HTTP), when
+ *                        TRELLIS_METRICS_FD=1
  * It sends IPC_HELLO, waits for IPC_WORKER_CONFIG with the TLS certificate
  * and key, sets up TLS, confines itself with seccomp, sends
  * IPC_WORKER_READY and serves.
@@ -203,6 +205,42 @@ static int collect_listen_fds(int *fds, size_t *count)
 	return 0;
 }
 
+/* Reads TRELLIS_METRICS_FD: with 1, the descriptor after the LISTEN_COUNT
+ * web listeners is the metrics listener and goes to *FD. */
+static int collect_metrics_fd(size_t listen_count, int *fd)
+{
+	const char *text = getenv("TRELLIS_METRICS_FD");
+
+	*fd = -1;
+	if (text == NULL || strcmp(text, "0") == 0)
+		return 0;
+	if (strcmp(text, "1") != 0) {
+		log_error("metrics_fd_invalid", "TRELLIS_METRICS_FD=%s hint=%s",
+			  text, "expected 0 or 1");
+		return -1;
+	}
+
+	int candidate = WEB_FIRST_LISTEN_FD + (int)listen_count;
+	int listening = 0;
+	socklen_t len = sizeof(listening);
+	if (getsockopt(candidate, SOL_SOCKET, SO_ACCEPTCONN, &listening,
+		       &len) < 0 ||
+	    !listening) {
+		log_error("metrics_fd_invalid", "fd=%d error=%s", candidate,
+			  "not a listening socket");
+		return -1;
+	}
+	int flags = fcntl(candidate, F_GETFL);
+	if (flags < 0 || fcntl(candidate, F_SETFL, flags | O_NONBLOCK) < 0 ||
+	    fcntl(candidate, F_SETFD, FD_CLOEXEC) < 0) {
+		log_error("metrics_fd_invalid", "fd=%d error=%s", candidate,
+			  strerror(errno));
+		return -1;
+	}
+	*fd = candidate;
+	return 0;
+}
+
 /* SIGTERM and SIGINT arrive through a signalfd in the lws loop, so no
  * handler runs at an arbitrary point. */
 static int open_signal_fd(void)
@@ -269,6 +307,9 @@ static void handle_master_message(struct web_state *state, struct ipc_msg *msg)
 		break;
 	case IPC_WEB_DESKTOP_CLOSED:
 		web_desktop_handle_closed(state, msg);
+		break;
+	case IPC_METRICS_REPLY:
+		web_metrics_handle_reply(state, msg);
 		break;
 	default:
 		log_warn("master_message_ignored", "type=%s",
@@ -354,9 +395,15 @@ static int web_setup(struct web_state *state)
 	    collect_listen_fds(listen_fds, &listen_count) < 0)
 		return -1;
 
+	int metrics_fd = -1;
+	if (collect_metrics_fd(listen_count, &metrics_fd) < 0)
+		return -1;
+
 	/* Nothing beyond the contract's descriptors should be inherited;
 	 * a leaked one would outlive the seccomp filter. */
-	close_range(WEB_FIRST_LISTEN_FD + (unsigned)listen_count, ~0u, 0);
+	close_range(WEB_FIRST_LISTEN_FD + (unsigned)listen_count +
+			(metrics_fd >= 0 ? 1u : 0u),
+		    ~0u, 0);
 
 	state->master = ipc_channel_new(WEB_MASTER_FD, "master");
 	if (state->master == NULL || receive_config(state) < 0)
@@ -373,6 +420,8 @@ static int web_setup(struct web_state *state)
 		return -1;
 	}
 	int rc = web_server_start(state, listen_fds, listen_count, signal_fd);
+	if (rc == 0 && metrics_fd >= 0)
+		rc = web_metrics_start(state, metrics_fd);
 
 	/* From here on only the SSL_CTX contains the key. */
 	OPENSSL_clear_free(state->config.key_pem, state->config.key_pem_len);

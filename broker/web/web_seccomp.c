@@ -32,6 +32,9 @@ static const char *const connections[] = {"accept4", "getpeername", "shutdown",
 static const char *const socket_io[] = {"read",	   "write", "recvmsg",
 					"sendmsg", "close", NULL};
 
+/* lws reads and writes plain HTTP with recv(2) and send(2). */
+static const char *const plain_http_io[] = {"recvfrom", "sendto", NULL};
+
 /* openat2 resolves static paths beneath static_dir (RESOLVE_BENEATH). */
 static const char *const static_files[] = {"openat", "openat2", "newfstatat",
 					   "fstat",  "pread64", "lseek", NULL};
@@ -54,6 +57,7 @@ static const struct seccomp_group web_groups[] = {
     {"socket I/O: TLS records, the master channel with descriptor passing, "
      "the signalfd",
      socket_io, 0},
+    {"plain HTTP I/O: the metrics listener has no TLS", plain_http_io, 0},
     /* NOTE: lseek was seen once the filter was on and log_level was warn;
      * which library calls it is not known. */
     {"static files: open, read and seek files below static_dir",

@@ -1,0 +1,45 @@
+/* Prometheus metrics of the master: named counters kept in memory, and the
+ * text exposition format (version 0.0.4) that trellis-web serves on the
+ * metrics listener.
+ *
+ * Counters live only in this process, so they restart from zero with
+ * trellisd; Prometheus's rate() and increase() handle such resets. Gauges
+ * (active sessions, audit records, worker restarts) are read from the
+ * master's state when the text is rendered. */
+#ifndef TRELLIS_BROKER_METRICS_H
+#define TRELLIS_BROKER_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct master;
+
+/* Upper bound on distinct label sets across all counters. Label values come
+ * from the master's code and the policy (project ids, outcomes), never from
+ * a client, but the bound keeps a bug from growing memory without end. */
+#define METRICS_MAX_SAMPLES 4096
+
+/* Adds N to counter NAME with one label LABEL=VALUE, or no label when
+ * LABEL is NULL. NAME must be one of the counters in broker/metrics.c;
+ * an unknown name is logged once and ignored. */
+void metrics_add(const char *name, const char *label, const char *value,
+		 uint64_t n);
+void metrics_inc(const char *name, const char *label, const char *value);
+/* Adds 1 to counter NAME with two labels. */
+void metrics_inc2(const char *name, const char *label1, const char *value1,
+		  const char *label2, const char *value2);
+
+/* Returns the value of counter NAME with the given labels, 0 when it was
+ * never incremented. LABELS is the rendered label text, such as
+ * outcome="success", or "" for none. */
+uint64_t metrics_get(const char *name, const char *labels);
+
+/* Renders every metric in the Prometheus text format into a new string
+ * that the caller frees. M may be NULL, which leaves out the gauges read
+ * from the master. Returns NULL when out of memory. */
+char *metrics_render(struct master *m);
+
+/* Forgets every counter, for tests. */
+void metrics_reset(void);
+
+#endif
