@@ -184,8 +184,8 @@ int admin_run_audit_tail(const struct admin_options *opts, int argc,
 				"[--follow]\n");
 		return ADMIN_EXIT_USAGE;
 	}
-	json_t *args = json_pack("{s:I}", "lines",
-				 (json_int_t)(a->lines ? a->lines : 20));
+	json_t *args =
+	    json_pack("{s:I}", "lines", (json_int_t)(a->lines ? a->lines : 20));
 	int rc = admin_request(opts, "audit.tail", args, &r);
 	json_decref(args);
 	if (rc != ADMIN_EXIT_OK)
@@ -195,7 +195,8 @@ int admin_run_audit_tail(const struct admin_options *opts, int argc,
 		printf("%8s %-20s %-24s %-22s %-24s %s\n", "SEQ", "TIME",
 		       "ACTOR", "ACTION", "OBJECT", "OUTCOME");
 	print_records(opts, json_object_get(r, "records"), false);
-	json_int_t last_seq = json_integer_value(json_object_get(r, "last_seq"));
+	json_int_t last_seq =
+	    json_integer_value(json_object_get(r, "last_seq"));
 	json_decref(r);
 	if (!a->follow)
 		return ADMIN_EXIT_OK;
@@ -247,8 +248,9 @@ int admin_run_audit_export(const struct admin_options *opts, int argc,
 		return ADMIN_EXIT_USAGE;
 	}
 	if (to_ms < from_ms) {
-		fprintf(stderr, "trellis-admin audit export: --to %s is before "
-				"--from %s\n",
+		fprintf(stderr,
+			"trellis-admin audit export: --to %s is before "
+			"--from %s\n",
 			a->to, a->from);
 		return ADMIN_EXIT_USAGE;
 	}
@@ -257,10 +259,9 @@ int admin_run_audit_export(const struct admin_options *opts, int argc,
 	 * limit. */
 	while (more) {
 		json_t *r = NULL;
-		json_t *args = json_pack("{s:I, s:I, s:I}", "from_ms",
-					 (json_int_t)from_ms, "to_ms",
-					 (json_int_t)to_ms, "after_seq",
-					 after_seq);
+		json_t *args = json_pack(
+		    "{s:I, s:I, s:I}", "from_ms", (json_int_t)from_ms, "to_ms",
+		    (json_int_t)to_ms, "after_seq", after_seq);
 		int rc = admin_request(opts, "audit.export", args, &r);
 		json_decref(args);
 		if (rc != ADMIN_EXIT_OK)
@@ -277,8 +278,9 @@ int admin_run_audit_export(const struct admin_options *opts, int argc,
 		json_decref(r);
 	}
 	if (fflush(stdout) != 0 || ferror(stdout)) {
-		fprintf(stderr, "trellis-admin audit export: writing the "
-				"output failed: %s\n",
+		fprintf(stderr,
+			"trellis-admin audit export: writing the "
+			"output failed: %s\n",
 			strerror(errno));
 		return ADMIN_EXIT_FAILED;
 	}

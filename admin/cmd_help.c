@@ -22,8 +22,8 @@ static const struct command_help helps[] = {
     {"audit", "verify",
      "Usage: trellis-admin audit verify [--json]\n"
      "Check the audit log's hash chain and signed checkpoints. Exits\n"
-     "with 1 and names the first bad record when the log is not intact.\n\n"
-     JSON_OPTION},
+     "with 1 and names the first bad record when the log is not "
+     "intact.\n\n" JSON_OPTION},
     {"audit", "tail",
      "Usage: trellis-admin audit tail [-n COUNT] [--follow] [--json]\n"
      "Print the newest audit records, oldest first.\n\n"
@@ -58,8 +58,8 @@ static const struct command_help helps[] = {
      "login (UTC).\n\n" JSON_OPTION},
     {"users", "show",
      "Usage: trellis-admin users show USER [--json]\n"
-     "Show one user: directory entry, MFA, failed attempts, lockout.\n\n"
-     JSON_OPTION},
+     "Show one user: directory entry, MFA, failed attempts, "
+     "lockout.\n\n" JSON_OPTION},
     {"users", "unlock",
      "Usage: trellis-admin users unlock USER [--json]\n"
      "Clear a user's failed logins and lockout.\n\n" JSON_OPTION},
@@ -85,8 +85,8 @@ static const struct command_help helps[] = {
      "Usage: trellis-admin sessions stop ID [--reason TEXT] [--json]\n"
      "End a session. The user's viewer shows the reason.\n\n"
      "  --reason TEXT      why the session ends, shown to the user and\n"
-     "                     audited (default: \"stopped by steward NAME\")\n"
-     JSON_OPTION},
+     "                     audited (default: \"stopped by steward "
+     "NAME\")\n" JSON_OPTION},
     {"projects", "list",
      "Usage: trellis-admin projects list [--json]\n"
      "List the projects of the policy in force with image, driver,\n"
@@ -94,13 +94,13 @@ static const struct command_help helps[] = {
      "retention in days.\n\n" JSON_OPTION},
     {"projects", "show",
      "Usage: trellis-admin projects show ID [--json]\n"
-     "Show one project's effective policy and its active sessions.\n\n"
-     JSON_OPTION},
+     "Show one project's effective policy and its active "
+     "sessions.\n\n" JSON_OPTION},
     {"recordings", "list",
      "Usage: trellis-admin recordings list [--json]\n"
      "List the session recordings on record with their session, user,\n"
-     "project, start time (UTC), size in bytes and expiry (UTC).\n\n"
-     JSON_OPTION},
+     "project, start time (UTC), size in bytes and expiry "
+     "(UTC).\n\n" JSON_OPTION},
     {"recordings", "show",
      "Usage: trellis-admin recordings show ID [--json]\n"
      "Show one recording, by session id: its file, size, frame size,\n"

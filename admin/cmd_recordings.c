@@ -93,10 +93,10 @@ static int send_frame(int out, struct recording_reader *r, int64_t at_ms)
 	buf_put_u64be(&w, (uint64_t)at_ms);
 	buf_put_u32be(&w, (uint32_t)png.len);
 	int rc = w.error ? -1
-			 : (write_full(out, w.data, w.len) < 0 ||
-			    write_full(out, png.data, png.len) < 0)
-			       ? -1
-			       : 0;
+		 : (write_full(out, w.data, w.len) < 0 ||
+		    write_full(out, png.data, png.len) < 0)
+		     ? -1
+		     : 0;
 	buf_writer_free(&w);
 	buf_writer_free(&png);
 	return rc;
@@ -123,8 +123,8 @@ static bool covers(struct recording_reader *r, int64_t at_ms)
 	return at_ms <= (int64_t)r->time_ms;
 }
 
-static int send_summary(int out, struct recording_reader *r,
-			size_t frames_sent, bool reached)
+static int send_summary(int out, struct recording_reader *r, size_t frames_sent,
+			bool reached)
 {
 	json_t *summary = json_pack(
 	    "{s:s, s:I, s:I, s:I, s:I, s:I, s:b, s:b, s:b, s:I}", "session",
@@ -279,9 +279,8 @@ static int store_frame(struct frame_sink *sink, int64_t at_ms,
 	}
 
 	/* Frames show research data: readable by the steward only. */
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-				O_NOFOLLOW,
-		      0600);
+	int fd = open(
+	    path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0 || write_full(fd, png, len) < 0 || close(fd) < 0) {
 		fprintf(stderr, "trellis-admin: writing %s failed: %s\n", path,
 			strerror(errno));
@@ -290,9 +289,9 @@ static int store_frame(struct frame_sink *sink, int64_t at_ms,
 		sink->failed = true;
 		return -1;
 	}
-	json_array_append_new(sink->written,
-			      json_pack("{s:I, s:s}", "at_ms",
-					(json_int_t)at_ms, "path", path));
+	json_array_append_new(
+	    sink->written,
+	    json_pack("{s:I, s:s}", "at_ms", (json_int_t)at_ms, "path", path));
 	return 0;
 }
 
@@ -350,8 +349,7 @@ static json_t *read_child(int in, struct frame_sink *sink)
 
 /* Runs PLAN over RECORDING_FD in a confined child. Returns the child's
  * summary, or NULL after printing why there is none. */
-static json_t *render_in_child(int recording_fd,
-			       const struct render_plan *plan,
+static json_t *render_in_child(int recording_fd, const struct render_plan *plan,
 			       struct frame_sink *sink)
 {
 	int pipe_fds[2];
@@ -416,9 +414,9 @@ static void report_damage(json_t *summary)
 {
 	char last[32];
 
-	format_offset(json_integer_value(json_object_get(summary,
-							 "last_record_ms")),
-		      last, sizeof(last));
+	format_offset(
+	    json_integer_value(json_object_get(summary, "last_record_ms")),
+	    last, sizeof(last));
 	fprintf(stderr,
 		"trellis-admin: the recording is damaged at byte %lld: %s; "
 		"it renders up to %s\n",
@@ -466,8 +464,8 @@ int admin_run_recordings_list(const struct admin_options *opts, int argc,
 			snprintf(size, sizeof(size), "missing");
 		printf("%-16s %-16s %-16s %-9s %-20s %12s %s\n",
 		       text_or(rec, "id", "?"), text_or(rec, "user", "?"),
-		       text_or(rec, "project", "?"),
-		       text_or(rec, "state", "?"), started, size, expires);
+		       text_or(rec, "project", "?"), text_or(rec, "state", "?"),
+		       started, size, expires);
 	}
 	json_decref(r);
 	return ADMIN_EXIT_OK;
@@ -572,8 +570,9 @@ static int parse_render_options(struct render_plan *plan,
 		return ADMIN_EXIT_OK;
 	}
 	if (ms < 1000) {
-		fprintf(stderr, "trellis-admin recordings render: --every %s: "
-				"the step must be at least 1s\n",
+		fprintf(stderr,
+			"trellis-admin recordings render: --every %s: "
+			"the step must be at least 1s\n",
 			value);
 		return ADMIN_EXIT_USAGE;
 	}
@@ -629,9 +628,9 @@ int admin_run_recordings_render(const struct admin_options *opts, int argc,
 		json_array_foreach(sink.written, i, frame)
 		{
 			char at[32];
-			format_offset(json_integer_value(
-					  json_object_get(frame, "at_ms")),
-				      at, sizeof(at));
+			format_offset(
+			    json_integer_value(json_object_get(frame, "at_ms")),
+			    at, sizeof(at));
 			printf("%s  %s\n", at, text_or(frame, "path", "?"));
 		}
 	}
@@ -639,8 +638,8 @@ int admin_run_recordings_render(const struct admin_options *opts, int argc,
 		report_damage(summary);
 	else if (!reached && plan.mode == RENDER_AT) {
 		char last[32];
-		format_offset(json_integer_value(json_object_get(
-				  summary, "last_record_ms")),
+		format_offset(json_integer_value(
+				  json_object_get(summary, "last_record_ms")),
 			      last, sizeof(last));
 		fprintf(stderr,
 			"trellis-admin: %s is after the recording's last "
@@ -652,7 +651,7 @@ int admin_run_recordings_render(const struct admin_options *opts, int argc,
 	}
 
 	rc = sink.failed || damaged || !reached ||
-			 json_array_size(sink.written) == 0
+		     json_array_size(sink.written) == 0
 		 ? ADMIN_EXIT_FAILED
 		 : ADMIN_EXIT_OK;
 	json_decref(summary);

@@ -8,16 +8,18 @@
 
 /* Options of these commands. main's getopt_long accepts them anywhere on
  * the command line and hands them to admin_steward_option. */
-#define ADMIN_STEWARD_OPTION_BASE 0x200
+/* clang-format off */
+#define ADMIN_STEWARD_OPTION_BASE   0x200
 #define ADMIN_STEWARD_SHORT_OPTIONS "n:fo:"
 #define ADMIN_STEWARD_LONG_OPTIONS                                             \
-	{"from", required_argument, NULL, ADMIN_STEWARD_OPTION_BASE},         \
-	    {"to", required_argument, NULL, ADMIN_STEWARD_OPTION_BASE + 1},    \
-	    {"lines", required_argument, NULL, 'n'},                           \
-	    {"follow", no_argument, NULL, 'f'},                                \
-	    {"output", required_argument, NULL, 'o'},                          \
-	    {"at", required_argument, NULL, ADMIN_STEWARD_OPTION_BASE + 2},    \
-	    {"every", required_argument, NULL, ADMIN_STEWARD_OPTION_BASE + 3}
+	{"from", required_argument, NULL, ADMIN_STEWARD_OPTION_BASE},          \
+	{"to", required_argument, NULL, ADMIN_STEWARD_OPTION_BASE + 1},        \
+	{"lines", required_argument, NULL, 'n'},                               \
+	{"follow", no_argument, NULL, 'f'},                                    \
+	{"output", required_argument, NULL, 'o'},                              \
+	{"at", required_argument, NULL, ADMIN_STEWARD_OPTION_BASE + 2},        \
+	{"every", required_argument, NULL, ADMIN_STEWARD_OPTION_BASE + 3}
+/* clang-format on */
 
 /* Stores option OPT with ARG. Returns 0, -1 when OPT is not one of these
  * options, or ADMIN_EXIT_USAGE after printing why ARG is invalid. */

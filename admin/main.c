@@ -334,7 +334,9 @@ int main(int argc, char **argv)
 		opts.socket_path = DEFAULT_SOCKET;
 
 	/* Options may come before or after the command words. */
-	while ((opt = getopt_long(argc, argv, "s:jt:h" ADMIN_STEWARD_SHORT_OPTIONS, options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv,
+				  "s:jt:h" ADMIN_STEWARD_SHORT_OPTIONS, options,
+				  NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			opts.socket_path = optarg;

@@ -30,8 +30,9 @@ int recording_reader_init(struct recording_reader *r, const uint8_t *data,
 	buf_reader_init(&r->in, data, len);
 	if (buf_get_bytes(&r->in, magic, sizeof(magic)) < 0 ||
 	    memcmp(magic, RECORDING_MAGIC, sizeof(magic)) != 0) {
-		set_error(r, 0, "not a Trellis recording (magic TRLSREC1 "
-				"missing)");
+		set_error(r, 0,
+			  "not a Trellis recording (magic TRLSREC1 "
+			  "missing)");
 		return -1;
 	}
 	if (buf_get_u16be(&r->in, &version) < 0 ||
@@ -124,8 +125,9 @@ static int apply_keyframe(struct recording_reader *r, struct buf_reader *p,
 	}
 	if (width == 0 || height == 0 || width > RECORDING_MAX_SIDE ||
 	    height > RECORDING_MAX_SIDE) {
-		set_error(r, offset, "a keyframe's size is 0 or above "
-				     "16384 x 16384");
+		set_error(r, offset,
+			  "a keyframe's size is 0 or above "
+			  "16384 x 16384");
 		return -1;
 	}
 

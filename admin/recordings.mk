@@ -19,12 +19,10 @@ uninstall-trellis-admin-completion:
 	rm -f '$(DESTDIR)$(bashcompletiondir)/trellis-admin'
 .PHONY: install-trellis-admin-completion uninstall-trellis-admin-completion
 
-# Recordings: the reader with bounds checks and the PNG writer. libpng
-# has no configure check yet; pkg-config names it libpng16, and automake
-# rejects $(shell pkg-config --libs ...) in LDADD, so the libraries are
-# named directly.
+# Recordings: the reader with bounds checks, the PNG writer and the
+# seccomp filter of the parsing child.
 admin_trellis_admin_SOURCES += admin/cmd_recordings.c \
 	admin/recording_render.c admin/recording_render.h
-admin_trellis_admin_CFLAGS += $(shell pkg-config --cflags libpng16 zlib) \
+admin_trellis_admin_CFLAGS += $(LIBPNG_CFLAGS) $(ZLIB_CFLAGS) \
 	$(SECCOMP_CFLAGS)
-admin_trellis_admin_LDADD += -lpng16 -lz $(SECCOMP_LIBS)
+admin_trellis_admin_LDADD += $(LIBPNG_LIBS) $(ZLIB_LIBS) $(SECCOMP_LIBS)

@@ -65,9 +65,9 @@ static int read_page(struct master *m, const struct audit_query *q,
 			 "for the database error");
 		return -1;
 	}
-	*result = json_pack("{s:o, s:I, s:b}", "records", page->records,
-			    "last_seq", (json_int_t)page->last_seq, "more",
-			    page->full);
+	*result =
+	    json_pack("{s:o, s:I, s:b}", "records", page->records, "last_seq",
+		      (json_int_t)page->last_seq, "more", page->full);
 	return *result ? 0 : -1;
 }
 
@@ -143,8 +143,8 @@ static json_t *principals_json(const struct policy_principals *p)
 /* Returns the active sessions of PROJECT as a new array. */
 static json_t *project_sessions(struct master *m, const char *project)
 {
-	json_t *all = m->sessions ? sessions_list_json(m->sessions, false)
-				  : NULL;
+	json_t *all =
+	    m->sessions ? sessions_list_json(m->sessions, false) : NULL;
 	json_t *mine = json_array();
 	size_t i;
 	json_t *session;
@@ -171,20 +171,19 @@ int admin_projects_list(struct master *m, const struct admin_caller *caller,
 		json_t *sessions = project_sessions(m, p->id);
 		json_array_append_new(
 		    projects,
-		    json_pack("{s:s, s:s?, s:s, s:s, s:o, s:o, s:b, s:I, s:I}",
-			      "id", p->id, "title", p->title, "image",
-			      p->image_name, "driver",
-			      p->image && p->image->driver == POLICY_DRIVER_VM
-				  ? "vm"
-				  : "ns",
-			      "members", principals_json(&p->members),
-			      "output_checkers",
-			      principals_json(&p->output_checkers),
-			      "recording", p->recording == POLICY_REQUIRED,
-			      "recording_retention_days",
-			      (json_int_t)p->recording_retention_days,
-			      "active_sessions",
-			      (json_int_t)json_array_size(sessions)));
+		    json_pack(
+			"{s:s, s:s?, s:s, s:s, s:o, s:o, s:b, s:I, s:I}", "id",
+			p->id, "title", p->title, "image", p->image_name,
+			"driver",
+			p->image && p->image->driver == POLICY_DRIVER_VM ? "vm"
+									 : "ns",
+			"members", principals_json(&p->members),
+			"output_checkers", principals_json(&p->output_checkers),
+			"recording", p->recording == POLICY_REQUIRED,
+			"recording_retention_days",
+			(json_int_t)p->recording_retention_days,
+			"active_sessions",
+			(json_int_t)json_array_size(sessions)));
 		json_decref(sessions);
 	}
 	*result = json_pack("{s:o}", "projects", projects);

@@ -44,8 +44,8 @@ static const struct metric_family families[] = {
      "Desktop sessions that ended as failed, by project.", NULL},
     {"trellis_logins_total", METRIC_COUNTER,
      "Portal login steps, by step and outcome.", NULL},
-    {"trellis_airlock_requests", METRIC_GAUGE,
-     "Airlock requests, by state.", render_airlock_requests},
+    {"trellis_airlock_requests", METRIC_GAUGE, "Airlock requests, by state.",
+     render_airlock_requests},
     {"trellis_hub_backend_bytes_total", METRIC_COUNTER,
      "Bytes the desktop hubs received from desktop servers.", NULL},
     {"trellis_hub_frames_total", METRIC_COUNTER,
@@ -55,8 +55,8 @@ static const struct metric_family families[] = {
     {"trellis_worker_restarts_total", METRIC_COUNTER,
      "Restarts of worker processes since trellisd started.",
      render_worker_restarts},
-    {"trellis_audit_records", METRIC_GAUGE,
-     "Records in the audit log.", render_audit_records},
+    {"trellis_audit_records", METRIC_GAUGE, "Records in the audit log.",
+     render_audit_records},
     {"trellis_admin_requests_total", METRIC_COUNTER,
      "trellis-admin requests, by command and outcome.", NULL},
     {"trellis_recordings_deleted_total", METRIC_COUNTER,
@@ -219,8 +219,8 @@ static void render_sessions_active(FILE *out, const struct metric_family *f,
 				   struct master *m)
 {
 	json_t *counts = json_object();
-	json_t *list = m->sessions ? sessions_list_json(m->sessions, false)
-				   : NULL;
+	json_t *list =
+	    m->sessions ? sessions_list_json(m->sessions, false) : NULL;
 	size_t i;
 	json_t *session;
 
@@ -249,9 +249,8 @@ static void render_sessions_active(FILE *out, const struct metric_family *f,
 
 	const char *labels;
 	json_t *count;
-	json_object_foreach(counts, labels, count)
-	    put_sample(out, f->name, labels,
-		       (uint64_t)json_integer_value(count));
+	json_object_foreach(counts, labels, count) put_sample(
+	    out, f->name, labels, (uint64_t)json_integer_value(count));
 	json_decref(list);
 	json_decref(counts);
 }

@@ -57,9 +57,9 @@ static json_t *recording_row(struct master *m, sqlite3_stmt *st)
 	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:o}", "id",
 			 column_text(st, 0), "user", column_text(st, 1),
 			 "project", column_text(st, 2), "state",
-			 column_text(st, 3), "created_ms", column_integer(st, 4),
-			 "ended_ms", ended, "path", path, "size_bytes", size,
-			 "expires_ms",
+			 column_text(st, 3), "created_ms",
+			 column_integer(st, 4), "ended_ms", ended, "path", path,
+			 "size_bytes", size, "expires_ms",
 			 expires >= 0 ? json_integer(expires) : json_null());
 }
 
@@ -153,12 +153,11 @@ static int delete_recording(struct master *m, const char *id,
 	}
 
 	sqlite3_stmt *st = store_prepare(
-	    m->store,
-	    "UPDATE sessions SET recording_path = NULL WHERE id = ?");
-	json_t *details = json_pack("{s:s, s:s, s:I, s:I}", "path", path,
-				    "project", project, "ended_ms",
-				    (json_int_t)ended_ms, "retention_days",
-				    (json_int_t)retention_days);
+	    m->store, "UPDATE sessions SET recording_path = NULL WHERE id = ?");
+	json_t *details =
+	    json_pack("{s:s, s:s, s:I, s:I}", "path", path, "project", project,
+		      "ended_ms", (json_int_t)ended_ms, "retention_days",
+		      (json_int_t)retention_days);
 	int rc = -1;
 
 	if (st == NULL || store_begin(m->store) < 0)
@@ -209,15 +208,16 @@ int recordings_expire(struct master *m, int64_t now_ms)
 		const struct policy_project *p =
 		    m->policy ? policy_find_project(m->policy, project) : NULL;
 		if (p == NULL) {
-			log_warn("recording_kept", "session=%s project=%s "
+			log_warn("recording_kept",
+				 "session=%s project=%s "
 				 "reason=%s",
 				 column_text(st, 0), project,
 				 "the project is not in the policy, so its "
 				 "retention is unknown");
 			continue;
 		}
-		if (now_ms < ended_ms + (int64_t)p->recording_retention_days *
-					    DAY_MS)
+		if (now_ms <
+		    ended_ms + (int64_t)p->recording_retention_days * DAY_MS)
 			continue;
 		json_array_append_new(
 		    expired,
@@ -257,8 +257,8 @@ static void retention_timer(struct event_loop *loop, void *arg)
 		log_error("recording_retention_failed", "hint=%s",
 			  "see the database error above; the next pass "
 			  "retries");
-	event_add_timer(loop, RECORDINGS_RETENTION_INTERVAL_MS,
-			retention_timer, m);
+	event_add_timer(loop, RECORDINGS_RETENTION_INTERVAL_MS, retention_timer,
+			m);
 }
 
 void recordings_retention_start(struct master *m)

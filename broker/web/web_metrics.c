@@ -25,10 +25,10 @@
 #define WEB_METRICS_MAX_REQUEST	    4096
 
 enum metrics_conn_state {
-	METRICS_READING,  /* collecting the request head */
-	METRICS_WAITING,  /* for the master's reply */
-	METRICS_SENDING,  /* response queued, waiting to write */
-	METRICS_CLOSING,  /* response written; close when drained */
+	METRICS_READING, /* collecting the request head */
+	METRICS_WAITING, /* for the master's reply */
+	METRICS_SENDING, /* response queued, waiting to write */
+	METRICS_CLOSING, /* response written; close when drained */
 };
 
 /* One scrape on one connection. */
@@ -149,7 +149,8 @@ void web_metrics_handle_reply(struct web_state *state, struct ipc_msg *msg)
 	if (conn == NULL || conn->state != METRICS_WAITING)
 		return;
 
-	const char *text = json_string_value(json_object_get(msg->body, "text"));
+	const char *text =
+	    json_string_value(json_object_get(msg->body, "text"));
 	if (text == NULL) {
 		log_error("metrics_reply_invalid", "request_id=%u error=%s",
 			  msg->request_id, "no text in the master's reply");
@@ -277,10 +278,9 @@ static int metrics_listen_callback(struct lws *wsi,
 		lws_sock_file_fd_type desc;
 		desc.sockfd = fd;
 		/* On failure lws has closed the descriptor. */
-		if (lws_adopt_descriptor_vhost(state->metrics_vhost,
-					       LWS_ADOPT_SOCKET, desc,
-					       WEB_PROTOCOL_METRICS,
-					       NULL) == NULL)
+		if (lws_adopt_descriptor_vhost(
+			state->metrics_vhost, LWS_ADOPT_SOCKET, desc,
+			WEB_PROTOCOL_METRICS, NULL) == NULL)
 			log_warn("metrics_connection_rejected", "reason=%s",
 				 "lws could not adopt it");
 	}
@@ -288,8 +288,8 @@ static int metrics_listen_callback(struct lws *wsi,
 }
 
 static struct lws_protocols metrics_protocols[] = {
-    {WEB_PROTOCOL_METRICS, metrics_callback, sizeof(struct metrics_conn), 0,
-     0, NULL, 0},
+    {WEB_PROTOCOL_METRICS, metrics_callback, sizeof(struct metrics_conn), 0, 0,
+     NULL, 0},
     {WEB_PROTOCOL_METRICS_LISTEN, metrics_listen_callback, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0}, /* terminator */
 };
@@ -311,10 +311,9 @@ int web_metrics_start(struct web_state *state, int listen_fd)
 
 	lws_sock_file_fd_type desc;
 	desc.filefd = listen_fd;
-	if (lws_adopt_descriptor_vhost(state->metrics_vhost,
-				       LWS_ADOPT_RAW_FILE_DESC, desc,
-				       WEB_PROTOCOL_METRICS_LISTEN,
-				       NULL) == NULL) {
+	if (lws_adopt_descriptor_vhost(
+		state->metrics_vhost, LWS_ADOPT_RAW_FILE_DESC, desc,
+		WEB_PROTOCOL_METRICS_LISTEN, NULL) == NULL) {
 		log_error("metrics_listen_adopt_failed", "fd=%d", listen_fd);
 		return -1;
 	}
