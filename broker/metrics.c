@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/master.h"
-#include "broker/sessions.h"
 #include "lib/log.h"
 
 enum metric_type {
@@ -18,49 +16,36 @@ struct metric_family {
 	const char *name;
 	enum metric_type type;
 	const char *help;
-	/* Writes the family's samples from the master's state when set;
-	 * otherwise the samples are the counters added with metrics_add. */
-	void (*render)(FILE *out, const struct metric_family *f,
-		       struct master *m);
+	/* Samples come from the caller's state when rendering, not from
+	 * metrics_add. */
+	bool from_state;
 };
-
-static void render_sessions_active(FILE *out, const struct metric_family *f,
-				   struct master *m);
-static void render_audit_records(FILE *out, const struct metric_family *f,
-				 struct master *m);
-static void render_worker_restarts(FILE *out, const struct metric_family *f,
-				   struct master *m);
-static void render_airlock_requests(FILE *out, const struct metric_family *f,
-				    struct master *m);
 
 /* Every metric the master exposes, in the order of the rendered text. */
 static const struct metric_family families[] = {
     {"trellis_sessions_active", METRIC_GAUGE,
-     "Desktop sessions starting or running, by project and driver.",
-     render_sessions_active},
+     "Desktop sessions starting or running, by project and driver.", true},
     {"trellis_session_starts_total", METRIC_COUNTER,
-     "Desktop sessions opened, by project.", NULL},
+     "Desktop sessions opened, by project.", false},
     {"trellis_session_failures_total", METRIC_COUNTER,
-     "Desktop sessions that ended as failed, by project.", NULL},
+     "Desktop sessions that ended as failed, by project.", false},
     {"trellis_logins_total", METRIC_COUNTER,
-     "Portal login steps, by step and outcome.", NULL},
+     "Portal login steps, by step and outcome.", false},
     {"trellis_airlock_requests", METRIC_GAUGE, "Airlock requests, by state.",
-     render_airlock_requests},
+     true},
     {"trellis_hub_backend_bytes_total", METRIC_COUNTER,
-     "Bytes the desktop hubs received from desktop servers.", NULL},
+     "Bytes the desktop hubs received from desktop servers.", false},
     {"trellis_hub_frames_total", METRIC_COUNTER,
-     "Framebuffer updates the desktop hubs received.", NULL},
+     "Framebuffer updates the desktop hubs received.", false},
     {"trellis_hub_recording_bytes_total", METRIC_COUNTER,
-     "Bytes the desktop hubs wrote to session recordings.", NULL},
+     "Bytes the desktop hubs wrote to session recordings.", false},
     {"trellis_worker_restarts_total", METRIC_COUNTER,
-     "Restarts of worker processes since trellisd started.",
-     render_worker_restarts},
-    {"trellis_audit_records", METRIC_GAUGE, "Records in the audit log.",
-     render_audit_records},
+     "Restarts of worker processes since trellisd started.", true},
+    {"trellis_audit_records", METRIC_GAUGE, "Records in the audit log.", true},
     {"trellis_admin_requests_total", METRIC_COUNTER,
-     "trellis-admin requests, by command and outcome.", NULL},
+     "trellis-admin requests, by command and outcome.", false},
     {"trellis_recordings_deleted_total", METRIC_COUNTER,
-     "Session recordings deleted after their retention period.", NULL},
+     "Session recordings deleted after their retention period.", false},
 };
 
 #define FAMILY_COUNT (sizeof(families) / sizeof(families[0]))
@@ -99,8 +84,8 @@ static void put_label_value(FILE *out, const char *value)
 	}
 }
 
-static char *format_labels(const char *label1, const char *value1,
-			   const char *label2, const char *value2)
+char *metrics_format_labels(const char *label1, const char *value1,
+			    const char *label2, const char *value2)
 {
 	char *text = NULL;
 	size_t size = 0;
@@ -139,8 +124,10 @@ static void add_sample(const char *name, char *labels, uint64_t n)
 {
 	const struct metric_family *family = find_family(name);
 
-	if (family == NULL || family->render != NULL) {
-		log_error("metric_unknown", "name=%s", name);
+	if (family == NULL || family->from_state) {
+		log_error("metric_add_failed", "name=%s error=%s", name,
+			  family ? "read from state when rendering, not counted"
+				 : "no such counter in broker/metrics.c");
 		free(labels);
 		return;
 	}
@@ -167,7 +154,7 @@ static void add_sample(const char *name, char *labels, uint64_t n)
 void metrics_add(const char *name, const char *label, const char *value,
 		 uint64_t n)
 {
-	add_sample(name, format_labels(label, value, NULL, NULL), n);
+	add_sample(name, metrics_format_labels(label, value, NULL, NULL), n);
 }
 
 void metrics_inc(const char *name, const char *label, const char *value)
@@ -178,7 +165,8 @@ void metrics_inc(const char *name, const char *label, const char *value)
 void metrics_inc2(const char *name, const char *label1, const char *value1,
 		  const char *label2, const char *value2)
 {
-	add_sample(name, format_labels(label1, value1, label2, value2), 1);
+	add_sample(name, metrics_format_labels(label1, value1, label2, value2),
+		   1);
 }
 
 uint64_t metrics_get(const char *name, const char *labels)
@@ -197,8 +185,8 @@ void metrics_reset(void)
 	warned_full = false;
 }
 
-static void put_sample(FILE *out, const char *name, const char *labels,
-		       uint64_t value)
+void metrics_put_sample(FILE *out, const char *name, const char *labels,
+			uint64_t value)
 {
 	if (labels[0])
 		fprintf(out, "%s{%s} %llu\n", name, labels,
@@ -207,78 +195,7 @@ static void put_sample(FILE *out, const char *name, const char *labels,
 		fprintf(out, "%s %llu\n", name, (unsigned long long)value);
 }
 
-static const char *driver_name(enum policy_driver driver)
-{
-	return driver == POLICY_DRIVER_VM ? "vm" : "ns";
-}
-
-/* Counts the sessions of sessions_list_json by project and driver. The
- * driver is the one the store recorded for the session, or else the one of
- * the project's image in the policy in force. */
-static void render_sessions_active(FILE *out, const struct metric_family *f,
-				   struct master *m)
-{
-	json_t *counts = json_object();
-	json_t *list =
-	    m->sessions ? sessions_list_json(m->sessions, false) : NULL;
-	size_t i;
-	json_t *session;
-
-	json_array_foreach(list, i, session)
-	{
-		const char *project =
-		    json_string_value(json_object_get(session, "project"));
-		if (project == NULL)
-			continue;
-		const struct policy_project *p =
-		    m->policy ? policy_find_project(m->policy, project) : NULL;
-		const char *driver =
-		    json_string_value(json_object_get(session, "driver"));
-		if (driver == NULL)
-			driver = p && p->image ? driver_name(p->image->driver)
-					       : "unknown";
-		char *labels =
-		    format_labels("project", project, "driver", driver);
-		if (labels == NULL)
-			continue;
-		json_int_t n =
-		    json_integer_value(json_object_get(counts, labels));
-		json_object_set_new(counts, labels, json_integer(n + 1));
-		free(labels);
-	}
-
-	const char *labels;
-	json_t *count;
-	json_object_foreach(counts, labels, count) put_sample(
-	    out, f->name, labels, (uint64_t)json_integer_value(count));
-	json_decref(list);
-	json_decref(counts);
-}
-
-static void render_audit_records(FILE *out, const struct metric_family *f,
-				 struct master *m)
-{
-	int64_t records = m->audit ? audit_length(m->audit) : -1;
-
-	if (records >= 0)
-		put_sample(out, f->name, "", (uint64_t)records);
-}
-
-static void render_worker_restarts(FILE *out, const struct metric_family *f,
-				   struct master *m)
-{
-	if (m->workers)
-		put_sample(out, f->name, "", workers_restart_count(m->workers));
-}
-
-/* NOTE: the master keeps no airlock requests yet, so this family has no
- * samples until the airlock store exists. */
-static void render_airlock_requests(FILE *out, const struct metric_family *f,
-				    struct master *m)
-{
-}
-
-char *metrics_render(struct master *m)
+char *metrics_render(metrics_state_fn state, void *ctx)
 {
 	char *text = NULL;
 	size_t size = 0;
@@ -291,15 +208,16 @@ char *metrics_render(struct master *m)
 		fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help,
 			f->name,
 			f->type == METRIC_COUNTER ? "counter" : "gauge");
-		if (f->render) {
-			if (m)
-				f->render(out, f, m);
+		if (f->from_state) {
+			if (state)
+				state(out, f->name, ctx);
 			continue;
 		}
 		for (size_t j = 0; j < sample_count; j++)
 			if (samples[j].family == f)
-				put_sample(out, f->name, samples[j].labels,
-					   samples[j].value);
+				metrics_put_sample(out, f->name,
+						   samples[j].labels,
+						   samples[j].value);
 	}
 	if (fclose(out) != 0) {
 		free(text);

@@ -5,11 +5,12 @@
  * Counters live only in this process, so they restart from zero with
  * trellisd; Prometheus's rate() and increase() handle such resets. Gauges
  * (active sessions, audit records, worker restarts) are read from the
- * master's state when the text is rendered. */
+ * master's state when the text is rendered, by broker/metrics_master.c. */
 #ifndef TRELLIS_BROKER_METRICS_H
 #define TRELLIS_BROKER_METRICS_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 struct master;
@@ -34,10 +35,25 @@ void metrics_inc2(const char *name, const char *label1, const char *value1,
  * outcome="success", or "" for none. */
 uint64_t metrics_get(const char *name, const char *labels);
 
+/* Writes the samples of metric NAME, one of those read from state, to OUT
+ * with metrics_put_sample. */
+typedef void (*metrics_state_fn)(FILE *out, const char *name, void *ctx);
+
 /* Renders every metric in the Prometheus text format into a new string
- * that the caller frees. M may be NULL, which leaves out the gauges read
- * from the master. Returns NULL when out of memory. */
-char *metrics_render(struct master *m);
+ * that the caller frees; STATE (may be NULL) writes the samples of the
+ * metrics read from state. Returns NULL when out of memory. */
+char *metrics_render(metrics_state_fn state, void *ctx);
+/* Renders with the samples read from trellisd's state
+ * (broker/metrics_master.c). */
+char *metrics_render_master(struct master *m);
+
+/* Writes one sample line; LABELS as from metrics_format_labels, or "". */
+void metrics_put_sample(FILE *out, const char *name, const char *labels,
+			uint64_t value);
+/* Returns the label text key1="value1",key2="value2" with values escaped
+ * (LABEL2 may be NULL), as a new string, or NULL when out of memory. */
+char *metrics_format_labels(const char *label1, const char *value1,
+			    const char *label2, const char *value2);
 
 /* Forgets every counter, for tests. */
 void metrics_reset(void);

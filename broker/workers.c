@@ -350,7 +350,7 @@ static void send_config(struct worker *w)
  * with an error that trellis-web turns into a 500 response. */
 static void send_metrics(struct worker *w, uint32_t request_id)
 {
-	char *text = metrics_render(w->set->master);
+	char *text = metrics_render_master(w->set->master);
 	json_t *body = text ? json_pack("{s:s}", "text", text)
 			    : json_pack("{s:s}", "error", "out of memory");
 
