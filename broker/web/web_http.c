@@ -97,12 +97,13 @@ static const struct web_api_route api_routes[] = {
 	"; HttpOnly; Secure; SameSite=Strict; Path=/"
 
 /* The headers on every response. The Content-Security-Policy allows no
- * inline script or style and no framing. HSTS makes browsers use only
- * HTTPS for a year. */
+ * inline script or style and no framing. Images may also be blob: URLs,
+ * because the enrolment page shows the QR code's SVG that way. HSTS makes
+ * browsers use only HTTPS for a year. */
 const struct lws_protocol_vhost_options web_security_headers[] = {
     {&web_security_headers[1], NULL, "content-security-policy:",
-     "default-src 'self'; base-uri 'none'; form-action 'self'; "
-     "object-src 'none'; frame-ancestors 'none'"},
+     "default-src 'self'; img-src 'self' blob:; base-uri 'none'; "
+     "form-action 'self'; object-src 'none'; frame-ancestors 'none'"},
     {&web_security_headers[2], NULL,
      "strict-transport-security:", "max-age=31536000"},
     {&web_security_headers[3], NULL, "x-content-type-options:", "nosniff"},
