@@ -22,7 +22,7 @@ struct master;
 
 /* Adds N to counter NAME with one label LABEL=VALUE, or no label when
  * LABEL is NULL. NAME must be one of the counters in broker/metrics.c;
- * an unknown name is logged once and ignored. */
+ * an unknown name is logged and ignored. */
 void metrics_add(const char *name, const char *label, const char *value,
 		 uint64_t n);
 void metrics_inc(const char *name, const char *label, const char *value);

@@ -167,6 +167,8 @@ struct builder {
 
 static void put(struct builder *b, const void *bytes, size_t len)
 {
+	if (len == 0)
+		return;
 	assert_true(b->len + len <= sizeof(b->data));
 	memcpy(b->data + b->len, bytes, len);
 	b->len += len;
