@@ -12,11 +12,13 @@ how bytes are split across writes:
   desktop_ws.py rfb --port P --ca CERT --path PATH --cookie C --origin O
         [--click X,Y] [--type TEXT] [--pointer-burst N] [--byte-frames]
         [--ready-file F] [--wait-close SECONDS] [--pipeline]
-      Opens the desktop (with --pipeline, the client's RFB version goes
-      in the same write as the upgrade request), then sends N pointer events as N frames in one
-      write, a click and the text as key events (each frame byte by byte
-      with --byte-frames). With --wait-close it reads until the server
-      closes and prints close_code and close_reason.
+        [--stream SECONDS | --latency PRESSES]
+      Opens the desktop. With --pipeline, the client's RFB version goes
+      in the same write as the upgrade request. Then it sends N pointer
+      events as N frames in one write, a click, and the text as key
+      events (each frame byte by byte with --byte-frames). With --wait-close it reads until the server
+      closes and prints close_code and close_reason. --stream and
+      --latency measure instead, for bench/desktop_stream_bench.sh.
 
 Output is key=value lines. Exit status: 0 done, 1 failed.
 """
@@ -43,7 +45,7 @@ def connect(args):
     context = ssl.create_default_context(cafile=args.ca)
     raw = socket.create_connection(("127.0.0.1", args.port), timeout=20)
     raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return context.wrap_socket(raw, server_hostname="localhost")
+    return context.wrap_socket(raw, server_hostname=args.host)
 
 
 def upgrade_request(args, key=True):
@@ -99,43 +101,55 @@ class Reader:
 
     def __init__(self, sock, initial):
         self.sock = sock
-        self.raw = initial
-        self.data = b""
+        self.raw = bytearray(initial)
+        self.raw_pos = 0
+        self.data = bytearray()
+        self.data_pos = 0
+        self.wire_bytes = len(initial)
 
     def _fill_raw(self, n):
-        while len(self.raw) < n:
-            chunk = self.sock.recv(65536)
+        while len(self.raw) - self.raw_pos < n:
+            chunk = self.sock.recv(262144)
             if not chunk:
                 raise Closed(1006, "connection closed without a close frame")
+            self.wire_bytes += len(chunk)
+            if self.raw_pos > 1 << 20:
+                del self.raw[:self.raw_pos]
+                self.raw_pos = 0
             self.raw += chunk
 
     def next_frame(self):
         self._fill_raw(2)
-        opcode = self.raw[0] & 0x0F
-        length = self.raw[1] & 0x7F
+        p = self.raw_pos
+        opcode = self.raw[p] & 0x0F
+        length = self.raw[p + 1] & 0x7F
         offset = 2
         if length == 126:
             self._fill_raw(4)
-            length = struct.unpack("!H", self.raw[2:4])[0]
+            length = struct.unpack_from("!H", self.raw, p + 2)[0]
             offset = 4
         elif length == 127:
             self._fill_raw(10)
-            length = struct.unpack("!Q", self.raw[2:10])[0]
+            length = struct.unpack_from("!Q", self.raw, p + 2)[0]
             offset = 10
         self._fill_raw(offset + length)
-        payload = self.raw[offset:offset + length]
-        self.raw = self.raw[offset + length:]
+        payload = bytes(self.raw[p + offset:p + offset + length])
+        self.raw_pos = p + offset + length
         if opcode == 8:
             code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
             raise Closed(code, payload[2:].decode(errors="replace"))
         return opcode, payload
 
     def read(self, n):
-        while len(self.data) < n:
+        while len(self.data) - self.data_pos < n:
             opcode, payload = self.next_frame()
             if opcode == 2:
+                if self.data_pos > 1 << 20:
+                    del self.data[:self.data_pos]
+                    self.data_pos = 0
                 self.data += payload
-        out, self.data = self.data[:n], self.data[n:]
+        out = bytes(self.data[self.data_pos:self.data_pos + n])
+        self.data_pos += n
         return out
 
 
@@ -186,6 +200,96 @@ def send_frames(sock, frames, byte_by_byte):
             time.sleep(0.001)
 
 
+def set_raw_32bpp(sock):
+    """Asks for 32-bit true colour in Raw encoding only."""
+    pixel_format = struct.pack("!BBBBHHHBBB3x", 32, 24, 0, 1, 255, 255, 255,
+                               16, 8, 0)
+    sock.sendall(frame(b"\x00\x00\x00\x00" + pixel_format))
+    sock.sendall(frame(struct.pack("!BBHi", 2, 0, 1, 0)))
+
+
+def update_request(sock, width, height, incremental):
+    sock.sendall(frame(struct.pack("!BBHHHH", 3, 1 if incremental else 0,
+                                   0, 0, width, height)))
+
+
+def read_message(reader):
+    """Reads one server message. Returns (type, rectangle count)."""
+    message_type = reader.read(1)[0]
+    if message_type == 0:
+        reader.read(1)
+        count = struct.unpack("!H", reader.read(2))[0]
+        for _ in range(count):
+            _, _, w, h, encoding = struct.unpack("!HHHHi", reader.read(12))
+            if encoding == 0:
+                reader.read(w * h * 4)
+        return message_type, count
+    if message_type == 1:
+        reader.read(3)
+        reader.read(6 * struct.unpack("!H", reader.read(2))[0])
+    elif message_type == 3:
+        reader.read(3)
+        reader.read(struct.unpack("!I", reader.read(4))[0])
+    elif message_type != 2:
+        raise RuntimeError(f"unexpected server message type {message_type}")
+    return message_type, 0
+
+
+def next_update(reader):
+    while True:
+        message_type, _ = read_message(reader)
+        if message_type == 0:
+            return
+
+
+def run_stream(sock, reader, width, height, seconds):
+    """Counts framebuffer updates and bytes while the screen changes."""
+    set_raw_32bpp(sock)
+    update_request(sock, width, height, False)
+    next_update(reader)
+    start_bytes = reader.wire_bytes
+    start = time.monotonic()
+    updates = 0
+    while time.monotonic() - start < seconds:
+        update_request(sock, width, height, True)
+        next_update(reader)
+        updates += 1
+    elapsed = time.monotonic() - start
+    print(f"updates_per_s={updates / elapsed:.2f}")
+    print(f"bytes_per_s={(reader.wire_bytes - start_bytes) / elapsed:.0f}")
+
+
+def run_latency(sock, reader, width, height, presses):
+    """Times each key press until the update that shows it."""
+    set_raw_32bpp(sock)
+    update_request(sock, width, height, False)
+    next_update(reader)
+    samples = []
+    for i in range(presses):
+        # An incremental request that gets no update within 200 ms
+        # means the screen is settled, and that request stays pending, so
+        # the next update is the one caused by the key.
+        sock.settimeout(0.2)
+        while True:
+            update_request(sock, width, height, True)
+            try:
+                next_update(reader)
+            except (socket.timeout, TimeoutError):
+                break
+        sock.settimeout(20)
+        char = "abcdefghij"[i % 10]
+        start = time.monotonic()
+        sock.sendall(frame(key(keysym_of(char), True) +
+                           key(keysym_of(char), False)))
+        next_update(reader)
+        samples.append((time.monotonic() - start) * 1000)
+    for _ in range(presses):
+        sock.sendall(frame(key(0xFF08, True) + key(0xFF08, False)))
+    samples.sort()
+    print(f"key_latency_median_ms={samples[len(samples) // 2]:.2f}")
+    print(f"key_latency_p90_ms={samples[int(len(samples) * 0.9)]:.2f}")
+
+
 def run_upgrade(args):
     sock = connect(args)
     sock.sendall(upgrade_request(args, key=not args.no_key))
@@ -214,6 +318,16 @@ def run_rfb(args):
         print(f"server_version={version}\nwidth={width}\nheight={height}",
               flush=True)
 
+        if args.stream:
+            run_stream(sock, reader, width, height, args.stream)
+            return 0
+        if args.latency:
+            if args.click:
+                x, y = (int(v) for v in args.click.split(","))
+                sock.sendall(frame(pointer(x, y)) + frame(pointer(x, y, 1)) +
+                             frame(pointer(x, y)))
+            run_latency(sock, reader, width, height, args.latency)
+            return 0
         # Many pointer events, one frame each, all in a single write.
         if args.pointer_burst:
             burst = b"".join(
@@ -273,6 +387,12 @@ def main():
     parser.add_argument("--pointer-burst", type=int, default=0)
     parser.add_argument("--byte-frames", action="store_true")
     parser.add_argument("--pipeline", action="store_true")
+    parser.add_argument("--stream", type=float, default=0,
+                        help="seconds to count updates and bytes")
+    parser.add_argument("--latency", type=int, default=0,
+                        help="key presses to time")
+    parser.add_argument("--host", default="localhost",
+                        help="TLS server name")
     parser.add_argument("--ready-file")
     parser.add_argument("--wait-close", type=float, default=0)
     args = parser.parse_args()
