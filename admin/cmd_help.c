@@ -87,6 +87,26 @@ static const struct command_help helps[] = {
      "  --reason TEXT      why the session ends, shown to the user and\n"
      "                     audited (default: \"stopped by steward "
      "NAME\")\n" JSON_OPTION},
+    {"airlock", "list",
+     "Usage: trellis-admin airlock list [STATE] [--json]\n"
+     "List airlock requests, newest first. STATE limits the list to one\n"
+     "state: draft, submitted, checking, in_review, changes_requested,\n"
+     "approved, released, rejected, blocked, revoked, withdrawn or\n"
+     "failed.\n\n" JSON_OPTION},
+    {"airlock", "show",
+     "Usage: trellis-admin airlock show ID [--json]\n"
+     "Show one request with its files, the automatic findings and every\n"
+     "vote.\n\n" JSON_OPTION},
+    {"airlock", "vote",
+     "Usage: trellis-admin airlock vote ID SHA256 approve|changes|reject "
+     "[COMMENT] [--json]\n"
+     "Vote on one file of a request, named by its SHA-256 in hex, as an\n"
+     "output checker of the project; the requester may not vote.\n\n"
+     JSON_OPTION},
+    {"airlock", "revoke",
+     "Usage: trellis-admin airlock revoke ID REASON [--json]\n"
+     "Revoke an approved or released request; its download links stop\n"
+     "working. REASON is audited.\n\n" JSON_OPTION},
     {"projects", "list",
      "Usage: trellis-admin projects list [--json]\n"
      "List the projects of the policy in force with image, driver,\n"

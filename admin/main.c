@@ -260,7 +260,13 @@ static void usage(FILE *out)
 			 commands[i].verb ? " " : "",
 			 commands[i].verb ? commands[i].verb : "",
 			 commands[i].args_usage);
-		fprintf(out, "  %-24s %s\n", words, commands[i].summary);
+		/* Long argument lists get a line of their own. */
+		if (strlen(words) > 24)
+			fprintf(out, "  %s\n  %-24s %s\n", words, "",
+				commands[i].summary);
+		else
+			fprintf(out, "  %-24s %s\n", words,
+				commands[i].summary);
 	}
 	fprintf(out,
 		"\nOptions:\n"
@@ -270,6 +276,7 @@ static void usage(FILE *out)
 		"  -t, --timeout SECS  seconds to wait for trellisd (default "
 		"%d)\n"
 		"  -h, --help          show this help and exit\n\n"
+		"Run trellis-admin COMMAND --help for a command's options.\n"
 		"Exit status: 0 done, 1 failed or denied, 2 usage error.\n",
 		DEFAULT_SOCKET, DEFAULT_TIMEOUT_MS / 1000);
 }

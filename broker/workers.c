@@ -356,10 +356,17 @@ static void send_metrics(struct worker *w, uint32_t request_id)
 
 	free(text);
 	if (ipc_send(w->channel, IPC_METRICS_REPLY, request_id, body, NULL,
-		     0) < 0)
+		     0) < 0) {
+		/* The text exceeds the IPC payload limit: a short error
+		 * reply lets trellis-web answer 500 at once. */
 		log_error("metrics_reply_failed", "worker=%s reason=%s",
 			  w->kind->name,
 			  "the metrics text exceeds the IPC payload limit");
+		json_t *error = json_pack("{s:s}", "error", "metrics too large");
+		ipc_send(w->channel, IPC_METRICS_REPLY, request_id, error, NULL,
+			 0);
+		json_decref(error);
+	}
 	json_decref(body);
 }
 
