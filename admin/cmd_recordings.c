@@ -102,10 +102,14 @@ static int send_frame(int out, struct recording_reader *r, int64_t at_ms)
 	return rc;
 }
 
-/* Applies the records up to and including time AT_MS. */
+/* Applies the records up to and including time AT_MS, starting from the
+ * last keyframe before it. */
 static void advance_to(struct recording_reader *r, int64_t at_ms)
 {
 	uint32_t next_ms;
+
+	recording_skip_to_keyframe(r, at_ms > UINT32_MAX ? UINT32_MAX
+							 : (uint32_t)at_ms);
 
 	while (recording_peek_time(r, &next_ms) == 1 &&
 	       (int64_t)next_ms <= at_ms)

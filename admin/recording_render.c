@@ -246,6 +246,40 @@ int recording_next(struct recording_reader *r)
 	return 1;
 }
 
+bool recording_skip_to_keyframe(struct recording_reader *r, uint32_t at_ms)
+{
+	struct buf_reader walk = r->in;
+	size_t keyframe_at = 0;
+	bool found = false;
+	uint32_t last_ms = r->time_ms;
+
+	if (r->ended || r->damaged)
+		return false;
+
+	/* Reads record headers only; a damaged header ends the walk, and
+	 * recording_next then reports it. */
+	while (buf_remaining(&walk) > 0) {
+		size_t offset = walk.pos;
+		uint8_t type;
+		uint32_t time_ms, len;
+		if (buf_get_u8(&walk, &type) < 0 ||
+		    buf_get_u32be(&walk, &time_ms) < 0 ||
+		    buf_get_u32be(&walk, &len) < 0 || time_ms > at_ms ||
+		    time_ms < last_ms || buf_skip(&walk, len) < 0)
+			break;
+		last_ms = time_ms;
+		if (type == RECORDING_KEYFRAME) {
+			keyframe_at = offset;
+			found = true;
+		}
+		if (type == RECORDING_END)
+			break;
+	}
+	if (found && keyframe_at > r->in.pos)
+		r->in.pos = keyframe_at;
+	return found;
+}
+
 static void png_write_to_buf(png_structp png, png_bytep data, size_t len)
 {
 	struct buf_writer *out = png_get_io_ptr(png);

@@ -61,6 +61,11 @@ int recording_peek_time(struct recording_reader *r, uint32_t *time_ms);
  * unchanged. */
 int recording_next(struct recording_reader *r);
 
+/* Moves to the last keyframe at or before AT_MS without applying the
+ * records before it, because a keyframe replaces the whole frame. Reads
+ * only record headers. Returns whether such a keyframe exists. */
+bool recording_skip_to_keyframe(struct recording_reader *r, uint32_t at_ms);
+
 /* Encodes the current frame as an 8-bit RGB PNG into OUT, which the
  * caller frees with buf_writer_free. Returns 0, or -1 with R->error. */
 int recording_frame_png(struct recording_reader *r, struct buf_writer *out);

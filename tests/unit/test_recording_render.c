@@ -319,6 +319,29 @@ static void reader_skips_unknown_records(void **state)
 	recording_reader_free(&r);
 }
 
+static void reader_skips_to_last_keyframe(void **state)
+{
+	static struct builder b;
+	struct recording_reader r;
+	uint8_t head[4] = {0, 4, 0, 4};
+
+	header(&b, 1);
+	keyframe(&b, 4, 4, 64);
+	rect(&b, 10, 0, 0, 1, 1, 4);
+	record(&b, RECORDING_KEYFRAME, 20, head, sizeof(head), 64);
+	rect(&b, 30, 0, 0, 1, 1, 4);
+
+	assert_int_equal(recording_reader_init(&r, b.data, b.len), 0);
+	assert_true(recording_skip_to_keyframe(&r, 25));
+	assert_int_equal(recording_next(&r), 1);
+	assert_int_equal(r.time_ms, 20);
+	assert_int_equal(r.records, 1);
+	assert_false(recording_skip_to_keyframe(&r, 25));
+	assert_int_equal(recording_next(&r), 1);
+	assert_int_equal(r.time_ms, 30);
+	recording_reader_free(&r);
+}
+
 static void png_needs_a_keyframe(void **state)
 {
 	static struct builder b;
@@ -342,6 +365,7 @@ int main(void)
 	    cmocka_unit_test(reader_rejects_bad_header),
 	    cmocka_unit_test(reader_rejects_damaged_records),
 	    cmocka_unit_test(reader_skips_unknown_records),
+	    cmocka_unit_test(reader_skips_to_last_keyframe),
 	    cmocka_unit_test(png_needs_a_keyframe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
