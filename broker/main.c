@@ -1,5 +1,6 @@
 /* trellisd: the privileged master. It owns the configuration, the store and
  * the audit log, and starts the unprivileged workers. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -98,6 +99,18 @@ static int lock_state_dir(const char *state_dir)
 	return fd;
 }
 
+/* Returns whether HOST, a numeric address, is in 127.0.0.0/8 or ::1. */
+static bool address_is_loopback(const char *host)
+{
+	struct in_addr v4;
+	struct in6_addr v6;
+
+	if (inet_pton(AF_INET, host, &v4) == 1)
+		return (ntohl(v4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, host, &v6) == 1 &&
+	       IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
 /* Returns a listening, non-blocking TCP socket on L, or -1 (logged). */
 static int bind_tcp(const struct config_listen *l)
 {
@@ -157,6 +170,12 @@ static int bind_listeners(struct master *m)
 		m->metrics_listening = true;
 		log_info("metrics_listening", "address=%s port=%u",
 			 metrics->host, metrics->port);
+		if (!address_is_loopback(metrics->host))
+			log_warn("metrics_exposed", "address=%s hint=%s",
+				 metrics->host,
+				 "the metrics listener has no TLS and no "
+				 "authentication; prefer 127.0.0.1 or a "
+				 "management network behind a firewall");
 	}
 	return 0;
 }
@@ -229,6 +248,9 @@ static json_t *config_changes_needing_restart(const struct trellis_config *old,
 					new->listen[i].host);
 	if (!listen_same)
 		json_array_append_new(changed, json_string("web.listen"));
+	if (old->metrics_listen.port != new->metrics_listen.port ||
+	    !same_text(old->metrics_listen.host, new->metrics_listen.host))
+		json_array_append_new(changed, json_string("metrics.listen"));
 	if (old->audit_checkpoint_records != new->audit_checkpoint_records ||
 	    old->audit_checkpoint_interval_s !=
 		    new->audit_checkpoint_interval_s)
