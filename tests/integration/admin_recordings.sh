@@ -16,7 +16,8 @@ while pos < len(data):
     body = data[pos + 8:pos + 8 + length]
     if kind == b"IHDR":
         width, height, depth, colour = struct.unpack(">IIBB", body[:10])
-        assert depth == 8 and colour == 2, "expected 8-bit RGB"
+        assert depth == 8, "expected 8 bits per channel"
+        assert colour == 2, "expected RGB colour type"
     elif kind == b"IDAT":
         idat += body
     pos += 12 + length
