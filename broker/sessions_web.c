@@ -12,9 +12,12 @@
  * socket to the web front in the IPC_WEB_REPLY (fds[0]), together with
  *   "desktop": {"session", "viewer", "ticket_hash", "token_hash",
  *               "expires_in_ms"}
- * The browser's body carries the ticket itself, which the web front
- * checks when the WebSocket upgrade arrives: lws cannot wait for the
- * master during an upgrade, so that decision is made here, in advance. */
+ * The web front keeps the grant for its lifetime and gives it to a
+ * WebSocket upgrade that carries the same login's cookie for the same
+ * session. lws cannot wait for the master during an upgrade, so the
+ * decision is made here, in advance. The random ticket only names the
+ * grant inside the web front; the browser never sees it, so no secret is
+ * in the WebSocket's URL. */
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <stdio.h>
@@ -372,11 +375,10 @@ static void op_session_desktop(struct web_call *c,
 		 (unsigned long long)s->viewer_seq);
 
 	char path[128];
-	snprintf(path, sizeof(path), "/api/sessions/%s/desktop?ticket=%s",
-		 c->session_id, ticket);
-	json_t *body =
-	    json_pack("{s:s, s:s, s:i}", "ticket", ticket, "path", path,
-		      "expires_in_ms", SESSIONS_WEB_TICKET_TTL_MS);
+	snprintf(path, sizeof(path), "/api/sessions/%s/desktop",
+		 c->session_id);
+	json_t *body = json_pack("{s:s, s:i}", "path", path, "expires_in_ms",
+				 SESSIONS_WEB_TICKET_TTL_MS);
 	json_t *grant =
 	    json_pack("{s:{s:s, s:s, s:s, s:s, s:i}}", "desktop", "session",
 		      c->session_id, "viewer", viewer, "ticket_hash",

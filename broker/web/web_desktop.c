@@ -1,12 +1,13 @@
-/* The desktop WebSocket: /api/sessions/ID/desktop?ticket=T.
+/* The desktop WebSocket: /api/sessions/ID/desktop.
  *
  * The master grants a desktop in the reply to POST /api/sessions/ID/desktop:
- * a socket connected to the session's hub (RFB) and the SHA-256 of a
- * one-time ticket, bound to the login's token hash and the session id.
- * lws 4.1 must decide a WebSocket upgrade inside the callback, so the
- * upgrade is checked here, without asking the master. It needs the portal's
- * Origin (checked by web_http.c) and the session cookie's token hash. It
- * also needs a ticket that is unused, unexpired and names the same session.
+ * a socket connected to the session's hub (RFB), bound to the login's token
+ * hash and the session id, for one use within its lifetime. lws 4.1 must
+ * decide a WebSocket upgrade inside the callback, so the upgrade is checked
+ * here, without asking the master. It needs the portal's Origin (checked by
+ * web_http.c), the session cookie, and an unused, unexpired grant for that
+ * cookie's login and this session. The browser sends no other secret, so
+ * nothing secret is in the URL.
  *
  * Once open, WebSocket binary messages go to the hub unchanged, and hub
  * bytes come back as binary messages. Each direction stops reading its
@@ -41,7 +42,6 @@
 #define WEB_DESKTOP_MAX_TICKETS 256
 #define WEB_DESKTOP_ID_MAX	64
 #define WEB_DESKTOP_CLOSE_ENDED 4000
-#define WEB_DESKTOP_TICKET_LEN	43
 
 struct web_desktop_ticket {
 	char ticket_hash[WEB_TOKEN_HASH_LEN + 1];
@@ -226,22 +226,40 @@ static bool path_session(const char *path, char *out, size_t size)
 	return true;
 }
 
-/* Finds and removes the ticket whose hash is TICKET_HASH, even when the
- * other checks fail, so a ticket is tried at most once. */
-static bool ticket_take(struct web_desktops *all, const char *ticket_hash,
-			struct web_desktop_ticket *out)
+/* Takes the newest unexpired grant that the master made for the login
+ * whose token hash is TOKEN_HASH and for SESSION, and drops older ones for
+ * the same pair: each grant connected a new viewer to the hub, which took
+ * over from the viewers of the older grants. The browser presents nothing
+ * but its cookie, so no grant secret is ever in a URL. */
+static bool grant_take(struct web_desktops *all, const char *token_hash,
+		       const char *session, struct web_desktop_ticket *out)
 {
+	size_t newest = all->ticket_count;
+
 	tickets_sweep(all);
 	for (size_t i = 0; i < all->ticket_count; i++) {
-		if (CRYPTO_memcmp(all->tickets[i].ticket_hash, ticket_hash,
-				  WEB_TOKEN_HASH_LEN) != 0)
+		if (CRYPTO_memcmp(all->tickets[i].token_hash, token_hash,
+				  WEB_TOKEN_HASH_LEN) != 0 ||
+		    strcmp(all->tickets[i].session, session) != 0)
 			continue;
-		*out = all->tickets[i];
-		all->tickets[i].hub_fd = -1;
-		ticket_remove_at(all, i);
-		return true;
+		if (newest == all->ticket_count ||
+		    all->tickets[i].expires_ms > all->tickets[newest].expires_ms)
+			newest = i;
 	}
-	return false;
+	if (newest == all->ticket_count)
+		return false;
+
+	*out = all->tickets[newest];
+	all->tickets[newest].hub_fd = -1;
+	for (size_t i = 0; i < all->ticket_count;) {
+		if (CRYPTO_memcmp(all->tickets[i].token_hash, token_hash,
+				  WEB_TOKEN_HASH_LEN) == 0 &&
+		    strcmp(all->tickets[i].session, session) == 0)
+			ticket_remove_at(all, i);
+		else
+			i++;
+	}
+	return true;
 }
 
 unsigned web_desktop_accept(struct web_state *state, struct lws *wsi,
@@ -252,9 +270,6 @@ unsigned web_desktop_accept(struct web_state *state, struct lws *wsi,
 	char session[WEB_DESKTOP_ID_MAX + 1];
 	char token[WEB_TOKEN_LEN + 1];
 	char token_hash[WEB_TOKEN_HASH_LEN + 1];
-	/* lws copies "ticket=VALUE" into the buffer and returns VALUE. */
-	char ticket[sizeof("ticket=") + WEB_DESKTOP_TICKET_LEN + 1];
-	char ticket_hash[WEB_TOKEN_HASH_LEN + 1];
 	struct web_desktop_ticket grant = {.hub_fd = -1};
 
 	if (all == NULL) {
@@ -273,30 +288,13 @@ unsigned web_desktop_accept(struct web_state *state, struct lws *wsi,
 		return HTTP_STATUS_UNAUTHORIZED;
 	}
 
-	const char *value =
-	    lws_get_urlarg_by_name(wsi, "ticket=", ticket, sizeof(ticket));
-	if (value == NULL || strlen(value) != WEB_DESKTOP_TICKET_LEN ||
-	    web_token_hash(value, ticket_hash) < 0 ||
-	    !ticket_take(all, ticket_hash, &grant)) {
-		explicit_bzero(ticket, sizeof(ticket));
+	if (!grant_take(all, token_hash, session, &grant)) {
 		log_warn("desktop_upgrade_rejected",
 			 "session=%s peer=%s reason=%s", session, peer,
-			 "ticket missing, unknown, used or expired");
-		*error = "{\"error\":\"desktop ticket missing, used or "
-			 "expired; request a new one\"}";
-		return HTTP_STATUS_FORBIDDEN;
-	}
-	explicit_bzero(ticket, sizeof(ticket));
-
-	if (CRYPTO_memcmp(grant.token_hash, token_hash, WEB_TOKEN_HASH_LEN) !=
-		0 ||
-	    strcmp(grant.session, session) != 0) {
-		close(grant.hub_fd);
-		log_warn("desktop_upgrade_rejected",
-			 "session=%s peer=%s reason=%s", session, peer,
-			 "the ticket belongs to another login or session");
-		*error = "{\"error\":\"the desktop ticket does not belong to "
-			 "this login and session\"}";
+			 "no unused desktop grant for this login and session");
+		*error = "{\"error\":\"no desktop grant for this login and "
+			 "session, or it was used or expired; request a new "
+			 "one\"}";
 		return HTTP_STATUS_FORBIDDEN;
 	}
 

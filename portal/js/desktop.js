@@ -78,9 +78,9 @@ async function onDisconnect() {
 	rfb = null;
 }
 
-// Asks the master for a one-time ticket for this session's desktop, then
-// opens the WebSocket with it. The ticket is in the URL because browsers
-// cannot set headers on a WebSocket upgrade, and it works only once.
+// Asks the master to grant this login one connection to the session's
+// desktop, then opens the WebSocket. The grant is bound to the session
+// cookie, which the browser sends with the upgrade, and works only once.
 async function connect() {
 	showStatus(status, '');
 	reconnectButton.hidden = true;
