@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "admin/client.h"
+#include "admin/cmd_airlock.h"
 #include "admin/cmd_policy.h"
 #include "admin/cmd_sessions.h"
 #include "admin/cmd_steward.h"
@@ -227,6 +228,18 @@ static const struct command commands[] = {
     {"sessions", "stop", "ID [--reason TEXT]",
      "end a session; the user is told the reason",
      admin_run_sessions_stop},
+    {"airlock", "list", "[STATE]",
+     "list airlock requests, newest first, optionally in one state",
+     admin_run_airlock_list},
+    {"airlock", "show", "ID",
+     "show a request with its files, findings and every vote",
+     admin_run_airlock_show},
+    {"airlock", "vote", "ID SHA256 approve|changes|reject [COMMENT]",
+     "vote on one file as an output checker of the project",
+     admin_run_airlock_vote},
+    {"airlock", "revoke", "ID REASON",
+     "revoke an approved or released request; its links stop working",
+     admin_run_airlock_revoke},
     {"audit", "tail", "[-n COUNT] [--follow]",
      "print the newest audit records, or follow new ones",
      admin_run_audit_tail},

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "broker/admin_server.h"
+#include "broker/airlock.h"
 #include "broker/admin_steward.h"
 #include "broker/login.h"
 #include "broker/master.h"
@@ -164,6 +165,14 @@ const struct admin_command admin_commands[] = {
 	 POLICY_ACTION_ADMIN_SESSION_START},
 	{"sessions.attach", admin_sessions_attach, true,
 	 POLICY_ACTION_ADMIN_SESSION_ATTACH},
+	{"airlock.list", airlock_admin_list, false,
+	 POLICY_ACTION_ADMIN_AIRLOCK_LIST},
+	{"airlock.show", airlock_admin_show, false,
+	 POLICY_ACTION_ADMIN_AIRLOCK_LIST},
+	{"airlock.vote", airlock_admin_vote, true,
+	 POLICY_ACTION_ADMIN_AIRLOCK_REVIEW},
+	{"airlock.revoke", airlock_admin_revoke, true,
+	 POLICY_ACTION_ADMIN_AIRLOCK_REVOKE},
 	{"audit.tail", admin_audit_tail, false, POLICY_ACTION_ADMIN_AUDIT_SHOW},
 	{"audit.export", admin_audit_export, false,
 	 POLICY_ACTION_ADMIN_AUDIT_SHOW},

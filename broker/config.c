@@ -455,6 +455,46 @@ static const struct yaml_field sessions_fields[] = {
     {0},
 };
 
+static const struct yaml_field airlock_fields[] = {
+    {.key = "quarantine_dir",
+     .type = YAML_FIELD_STRING,
+     .offset = CFG(airlock_quarantine_dir),
+     .check = check_absolute_path},
+    {.key = "checker_path",
+     .type = YAML_FIELD_STRING,
+     .offset = CFG(airlock_checker_path),
+     .check = check_absolute_path},
+    {.key = "checker_user",
+     .type = YAML_FIELD_STRING,
+     .offset = CFG(airlock_checker_user),
+     .check = check_account_name,
+     .default_string = "trellis"},
+    {.key = "check_timeout_ms",
+     .type = YAML_FIELD_UINT32,
+     .offset = CFG(airlock_check_timeout_ms),
+     .min = 1000,
+     .max = 3600000,
+     .default_uint = 300000},
+    {.key = "clamd_socket",
+     .type = YAML_FIELD_STRING,
+     .offset = CFG(airlock_clamd_socket),
+     .check = check_absolute_path},
+    {.key = "clamd_timeout_ms",
+     .type = YAML_FIELD_UINT32,
+     .offset = CFG(airlock_clamd_timeout_ms),
+     .min = 100,
+     .max = 3600000,
+     .default_uint = 60000},
+    {.key = "smtp_url",
+     .type = YAML_FIELD_STRING,
+     .offset = CFG(airlock_smtp_url)},
+    {.key = "mail_from",
+     .type = YAML_FIELD_STRING,
+     .offset = CFG(airlock_mail_from),
+     .default_string = "trellis@localhost"},
+    {0},
+};
+
 static const struct yaml_field config_fields[] = {
     {.key = "state_dir",
      .type = YAML_FIELD_STRING,
@@ -508,6 +548,10 @@ static const struct yaml_field config_fields[] = {
      .type = YAML_FIELD_MAPPING,
      .offset = 0,
      .fields = sessions_fields},
+    {.key = "airlock",
+     .type = YAML_FIELD_MAPPING,
+     .offset = 0,
+     .fields = airlock_fields},
     {0},
 };
 
@@ -544,6 +588,14 @@ static int fill_derived(struct trellis_config *config)
 	if (!config->sessions_hub_path &&
 	    asprintf(&config->sessions_hub_path, "%s/trellis-hub",
 		     config->workers_dir) < 0)
+		return -1;
+	if (!config->airlock_quarantine_dir &&
+	    asprintf(&config->airlock_quarantine_dir, "%s/quarantine",
+		     config->state_dir) < 0)
+		return -1;
+	if (!config->airlock_checker_path &&
+	    asprintf(&config->airlock_checker_path,
+		     "%s/trellis-airlock-check", config->workers_dir) < 0)
 		return -1;
 	if (!config->audit_signing_key &&
 	    asprintf(&config->audit_signing_key, "%s/audit-ed25519.pem",

@@ -39,6 +39,15 @@
  *     max_width: 3840                  # largest desktop the hub serves
  *     max_height: 2160
  *     pids_max: 4096                   # processes per session
+ *   airlock:                           # see docs/airlock.md
+ *     quarantine_dir: <state_dir>/quarantine  # root only, no workspace
+ *     checker_path: <workers.directory>/trellis-airlock-check
+ *     checker_user: trellis            # the checkers run as this user
+ *     check_timeout_ms: 300000         # a check running longer fails
+ *     clamd_socket: <none>             # clamd's unix socket; none: no scan
+ *     clamd_timeout_ms: 60000
+ *     smtp_url: <none>                 # smtp://host:port for notifications
+ *     mail_from: trellis@localhost
  *   auth:
  *     backend: none                    # none (portal login off), ldap, pam
  *     pam_service: trellis             # /etc/pam.d/<pam_service>
@@ -169,6 +178,15 @@ struct trellis_config {
 	uint32_t sessions_max_width;
 	uint32_t sessions_max_height;
 	uint32_t sessions_pids_max;
+
+	char *airlock_quarantine_dir;
+	char *airlock_checker_path;
+	char *airlock_checker_user;
+	uint32_t airlock_check_timeout_ms;
+	char *airlock_clamd_socket;
+	uint32_t airlock_clamd_timeout_ms;
+	char *airlock_smtp_url;
+	char *airlock_mail_from;
 };
 
 /* Reads PATH, fills defaults and validates every key. On error returns -1

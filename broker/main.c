@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "broker/admin_server.h"
+#include "broker/airlock.h"
 #include "broker/login.h"
 #include "broker/master.h"
 #include "broker/preflight.h"
@@ -396,7 +397,8 @@ static int run(struct master *m)
 	m->admin = admin_server_start(m);
 	if (m->admin == NULL || master_login_start(m) < 0 ||
 	    workers_start_all(m->workers) < 0 ||
-	    sessions_recover(m->sessions) < 0)
+	    sessions_recover(m->sessions) < 0 ||
+	    airlock_service_start(m, &m->airlock) < 0)
 		goto stop;
 	recordings_retention_start(m);
 
@@ -416,6 +418,9 @@ stop:
 	 * that failed half-way stops what it started and removes the admin
 	 * socket. */
 	sessions_shutdown(m->sessions);
+	/* Checkers are killed; their requests fail at the next start. */
+	airlock_service_stop(m->airlock);
+	m->airlock = NULL;
 	workers_stop_all(m->workers);
 	admin_server_stop(m->admin);
 	m->admin = NULL;

@@ -15,6 +15,7 @@
 #include "policy/policy.h"
 
 struct admin_server;
+struct airlock_service;
 struct login_service;
 struct session_manager;
 
@@ -27,6 +28,7 @@ struct master {
 	struct session_manager *sessions;
 	struct admin_server *admin;
 	struct login_service *login; /* portal login, broker/login.h */
+	struct airlock_service *airlock; /* broker/airlock.h */
 	struct policy *policy;      /* replaced whole on a successful reload */
 	int64_t policy_loaded_ms;
 

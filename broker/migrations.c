@@ -5,6 +5,7 @@
  * that has shipped: databases in the field have already applied it. */
 #include "broker/store.h"
 
+#include "broker/airlock.h"
 #include "broker/auth/totp.h"
 
 /* The audit log (see broker/audit.h and docs/audit-log.md). The triggers
@@ -117,6 +118,7 @@ const struct store_migration store_migrations[] = {
     {2, "totp secrets", auth_migration_sql},
     {3, "portal login", migration_3_login},
     {4, "sessions", migration_4_sessions},
+    {5, "airlock", airlock_migration_sql},
 };
 
 const size_t store_migrations_count =

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "broker/airlock.h"
 #include "broker/login.h"
 #include "broker/master.h"
 #include "broker/metrics.h"
@@ -408,6 +409,12 @@ static void handle_message(struct worker *w, struct ipc_msg *msg)
 			json_object_get(msg->body, "call"))))
 			sessions_web_handle_request(w->set->master,
 						    msg->request_id, msg->body);
+		else if (w->set->master->airlock &&
+			 strcmp(json_string_value(json_object_get(
+				    msg->body, "call")) ?: "",
+				"airlock") == 0)
+			airlock_handle_web(w->set->master->airlock,
+					   msg->request_id, msg->body);
 		else
 			login_handle_request(w->set->master->login,
 					     msg->request_id, msg->body);
@@ -515,8 +522,10 @@ void workers_reap(struct worker_set *set)
 				w = &set->workers[i];
 		/* Sandboxes and hubs of sessions are children too. */
 		if (w == NULL) {
-			sessions_child_exited(set->master->sessions, pid,
-					      status);
+			if (!sessions_child_exited(set->master->sessions, pid,
+						   status))
+				airlock_child_exited(set->master->airlock, pid,
+						     status);
 			continue;
 		}
 

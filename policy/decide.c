@@ -73,6 +73,14 @@ static const struct policy_action_info actions[POLICY_ACTION_COUNT] = {
     [POLICY_ACTION_ADMIN_SESSION_ATTACH] = {"admin.session_attach",
 					    "watch or join a user's session",
 					    true},
+    [POLICY_ACTION_ADMIN_AIRLOCK_REVIEW] = {"admin.airlock_review",
+					    "vote on an airlock request as an "
+					    "output checker",
+					    true},
+    [POLICY_ACTION_ADMIN_AIRLOCK_REVOKE] = {"admin.airlock_revoke",
+					    "revoke an approved airlock "
+					    "request",
+					    true},
 };
 
 const struct policy_action_info *policy_action_info(enum policy_action action)

@@ -148,6 +148,13 @@ struct web_reply {
 	char token[WEB_TOKEN_LEN + 1]; /* with WEB_COOKIE_SET */
 	int64_t cookie_max_age_s;      /* Max-Age with WEB_COOKIE_SET, or -1 */
 	int64_t retry_after_s;	       /* Retry-After header, or -1 */
+	/* A file to send as the body instead of the JSON, such as an
+	 * airlock download: the master's descriptor, its size and a file
+	 * name for Content-Disposition. */
+	bool has_file;
+	int file_fd;
+	uint64_t file_size;
+	char file_name[96];
 };
 
 void web_reply_clear(struct web_reply *reply);

@@ -24,10 +24,13 @@
  *   {"token_hash": "<64 lowercase hex>", "reason": "logout"}, where
  *   token_hash is the SHA-256 of the ended login's token. Its WebSocket
  *   connections are closed with the reason. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -184,6 +187,8 @@ void web_api_cancel(struct web_state *state, struct lws *wsi)
 
 void web_reply_clear(struct web_reply *reply)
 {
+	if (reply->has_file)
+		close(reply->file_fd);
 	free(reply->body);
 	explicit_bzero(reply, sizeof(*reply));
 }
@@ -260,6 +265,39 @@ static int parse_reply(json_t *message, struct web_reply *reply,
 	return 0;
 }
 
+/* Takes the file descriptor of a reply with "file" {"name"}, such as an
+ * airlock download. The name goes into Content-Disposition, so only
+ * letters, digits, '.', '-' and '_' are kept. Returns 0 or -1. */
+static int take_reply_file(struct ipc_msg *msg, struct web_reply *reply)
+{
+	const char *name = json_string_value(
+	    json_object_get(json_object_get(msg->body, "file"), "name"));
+	struct stat st;
+
+	if (msg->nfds != 1 || msg->fds[0] < 0 || fstat(msg->fds[0], &st) < 0 ||
+	    !S_ISREG(st.st_mode)) {
+		log_error("web_reply_invalid", "request_id=%u error=%s",
+			  msg->request_id,
+			  "a file reply needs one regular file descriptor");
+		return -1;
+	}
+	reply->has_file = true;
+	reply->file_fd = msg->fds[0];
+	msg->fds[0] = -1;
+	reply->file_size = (uint64_t)st.st_size;
+
+	size_t used = 0;
+	for (const char *p = name ? name : "download";
+	     *p && used + 1 < sizeof(reply->file_name); p++)
+		reply->file_name[used++] =
+		    (isalnum((unsigned char)*p) || *p == '.' || *p == '-' ||
+		     *p == '_')
+			? *p
+			: '_';
+	reply->file_name[used] = '\0';
+	return 0;
+}
+
 void web_api_handle_reply(struct web_state *state, struct ipc_msg *msg)
 {
 	struct lws *wsi = NULL;
@@ -295,6 +333,12 @@ void web_api_handle_reply(struct web_state *state, struct ipc_msg *msg)
 		reply.cookie_max_age_s = reply.retry_after_s = -1;
 		reply.status = HTTP_STATUS_SERVICE_UNAVAILABLE;
 		reply.body = strdup("{\"error\":\"service unavailable\"}");
+	} else if (json_object_get(msg->body, "file") != NULL &&
+		   take_reply_file(msg, &reply) < 0) {
+		web_reply_clear(&reply);
+		reply.cookie_max_age_s = reply.retry_after_s = -1;
+		reply.status = HTTP_STATUS_BAD_GATEWAY;
+		reply.body = strdup("{\"error\":\"internal error\"}");
 	}
 	web_http_deliver_reply(wsi, &reply);
 }

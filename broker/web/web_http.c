@@ -49,6 +49,7 @@ struct web_request {
 	char *owned_body; /* body from the master, freed with the request */
 	char set_cookie[160];
 	char retry_after[24];
+	char content_disposition[160];
 
 	/* An API call: the IPC_WEB_REQUEST under construction while its body
 	 * arrives, then the wait for the master's reply. */
@@ -91,6 +92,17 @@ static const struct web_api_route api_routes[] = {
     {"/api/sessions/*", WEB_METHOD_GET, "session_show"},
     {"/api/sessions/*/stop", WEB_METHOD_POST, "session_stop"},
     {"/api/sessions/*/desktop", WEB_METHOD_POST, "session_desktop"},
+    /* The master parses airlock paths itself (broker/airlock_web.c). */
+    {"/api/airlock", WEB_METHOD_GET, "airlock"},
+    {"/api/airlock/requests", WEB_METHOD_POST, "airlock"},
+    {"/api/airlock/requests/*", WEB_METHOD_GET, "airlock"},
+    {"/api/airlock/requests/*/votes", WEB_METHOD_POST, "airlock"},
+    {"/api/airlock/requests/*/withdraw", WEB_METHOD_POST, "airlock"},
+    {"/api/airlock/requests/*/revoke", WEB_METHOD_POST, "airlock"},
+    {"/api/airlock/requests/*/download-link", WEB_METHOD_POST, "airlock"},
+    {"/api/airlock/requests/*/files/*", WEB_METHOD_GET, "airlock"},
+    {"/api/airlock/files/*", WEB_METHOD_GET, "airlock"},
+    {"/api/airlock/download/*", WEB_METHOD_GET, "airlock"},
 };
 
 #define WEB_SESSION_COOKIE_ATTRIBUTES                                          \
@@ -228,6 +240,10 @@ static int write_headers(struct lws *wsi, struct web_request *req)
 	    add_header(wsi, WSI_TOKEN_HTTP_RETRY_AFTER,
 		       req->retry_after[0] ? req->retry_after : NULL, &p,
 		       end) ||
+	    add_header(wsi, WSI_TOKEN_HTTP_CONTENT_DISPOSITION,
+		       req->content_disposition[0] ? req->content_disposition
+						   : NULL,
+		       &p, end) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
 		return -1;
 	/* The buffer may hold a session token in Set-Cookie. */
@@ -587,6 +603,32 @@ static void api_body_complete(struct lws *wsi, struct web_state *state,
 	api_forward(wsi, state, req);
 }
 
+/* Adds the URL's query string as "query", for calls whose arguments are
+ * in it. lws hands each argument separately, so they are joined with '&'.
+ * The query is never logged, because it may carry a token. */
+static void add_query(struct lws *wsi, json_t *request)
+{
+	char query[512], part[256];
+	size_t used = 0;
+
+	for (int i = 0; i < 8; i++) {
+		int len = lws_hdr_copy_fragment(wsi, part, sizeof(part),
+						WSI_TOKEN_HTTP_URI_ARGS, i);
+		if (len <= 0)
+			break;
+		if (used + (size_t)len + 2 > sizeof(query))
+			return;
+		if (used)
+			query[used++] = '&';
+		memcpy(query + used, part, (size_t)len);
+		used += (size_t)len;
+	}
+	if (used == 0)
+		return;
+	query[used] = '\0';
+	json_object_set_new(request, "query", json_string(query));
+}
+
 /* Routes a path below /api. The web front checks the method, the Origin
  * of a POST and the body; the master decides the call itself. */
 static int handle_api(struct lws *wsi, struct web_state *state,
@@ -627,6 +669,8 @@ static int handle_api(struct lws *wsi, struct web_state *state,
 				"{\"error\":\"service unavailable\"}");
 		return 0;
 	}
+	if (strcmp(route->call, "airlock") == 0)
+		add_query(wsi, req->api_request);
 	if (route->method == WEB_METHOD_GET) {
 		api_forward(wsi, state, req);
 		return 0;
@@ -665,6 +709,22 @@ void web_http_deliver_reply(struct lws *wsi, struct web_reply *reply)
 		snprintf(req->retry_after, sizeof(req->retry_after), "%lld",
 			 (long long)reply->retry_after_s);
 
+	if (reply->has_file && reply->status == HTTP_STATUS_OK) {
+		snprintf(req->content_disposition,
+			 sizeof(req->content_disposition),
+			 "attachment; filename=\"%s\"", reply->file_name);
+		req->status = HTTP_STATUS_OK;
+		req->content_type = "application/octet-stream";
+		req->cache_control = "no-store";
+		req->has_file = true;
+		req->file_fd = reply->file_fd;
+		req->length = reply->file_size;
+		reply->has_file = false;
+		req->response_queued = true;
+		lws_callback_on_writable(wsi);
+		web_reply_clear(reply);
+		return;
+	}
 	req->owned_body = steal_pointer(&reply->body);
 	queue_api_error(wsi, req, reply->status,
 			req->owned_body ? req->owned_body : "{}");
