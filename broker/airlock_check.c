@@ -23,6 +23,7 @@
 #include "lib/cleanup.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
+#include "lib/spawn.h"
 
 #define CHECKER_IPC_FD 3
 
@@ -215,20 +216,8 @@ static void exec_checker(const char *path, int file_fd, int channel_fd,
 	setrlimit(RLIMIT_CORE, &no_core);
 	setrlimit(RLIMIT_CPU, &cpu);
 
-	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
-	    setresuid(uid, uid, uid) < 0 ||
-	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-		_exit(126);
-
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-
-	char *const argv[] = {(char *)path, NULL};
 	char *const envp[] = {"PATH=/usr/bin:/bin", NULL};
-	execve(path, argv, envp);
-	_exit(127);
+	spawn_drop_and_exec(path, uid, gid, SIGKILL, envp);
 }
 
 static int start_check(struct airlock_check *c, char *error,

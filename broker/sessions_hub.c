@@ -18,6 +18,7 @@
 #include "broker/sessions_private.h"
 #include "broker/sessions_web.h"
 #include "lib/log.h"
+#include "lib/spawn.h"
 
 static void on_hub_channel(struct event_loop *loop, int fd, short revents,
 			   void *arg);
@@ -36,25 +37,9 @@ static void exec_hub(const char *path, int channel_fd, uid_t uid, gid_t gid,
 		_exit(126);
 	close_range(SESSION_HUB_IPC_FD + 1, ~0U, 0);
 
-	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
-	    setresuid(uid, uid, uid) < 0)
-		_exit(126);
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		_exit(126);
-	/* A hub outliving its master would serve a desktop nobody
+	/* A hub outliving its master would serve a desktop that no process
 	 * supervises; the next master starts a new one. */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0)
-		_exit(126);
-
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	for (int sig = 1; sig < NSIG; sig++)
-		signal(sig, SIG_DFL);
-
-	char *const argv[] = {(char *)path, NULL};
-	execve(path, argv, envp);
-	_exit(127);
+	spawn_drop_and_exec(path, uid, gid, SIGTERM, envp);
 }
 
 int sessions_hub_spawn(struct session *s, char *error, size_t error_size)

@@ -20,6 +20,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "lib/openssl_error.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
 
@@ -39,18 +40,6 @@ DEFINE_AUTO_CLEANUP(bio, BIO, BIO_free)
 DEFINE_AUTO_CLEANUP(bignum, BIGNUM, BN_free)
 DEFINE_AUTO_CLEANUP(x509_ext, X509_EXTENSION, X509_EXTENSION_free)
 
-/* The reason of the newest OpenSSL error, for log lines. */
-static const char *openssl_error(void)
-{
-	static char text[256];
-	unsigned long code = ERR_peek_last_error();
-
-	if (code == 0)
-		return "unknown OpenSSL error";
-	ERR_error_string_n(code, text, sizeof(text));
-	ERR_clear_error();
-	return text;
-}
 
 static char *path_join(const char *dir, const char *name)
 {
@@ -89,7 +78,7 @@ static int add_extension(X509 *cert, int nid, const char *value)
 	    X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
 	if (ext == NULL || X509_add_ext(cert, ext, -1) != 1) {
 		log_error("tls_cert_extension_failed", "extension=%s error=%s",
-			  OBJ_nid2sn(nid), openssl_error());
+			  OBJ_nid2sn(nid), openssl_error_text());
 		return -1;
 	}
 	return 0;
@@ -105,7 +94,7 @@ static int set_random_serial(X509 *cert)
 	    BN_rand(serial, 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1 ||
 	    BN_to_ASN1_INTEGER(serial, X509_get_serialNumber(cert)) == NULL) {
 		log_error("tls_cert_serial_failed", "error=%s",
-			  openssl_error());
+			  openssl_error_text());
 		return -1;
 	}
 	return 0;
@@ -126,7 +115,7 @@ static X509 *build_certificate(EVP_PKEY *key, const char *host_name)
 	    X509_time_adj_ex(X509_getm_notAfter(cert), TLS_CERT_VALIDITY_DAYS,
 			     -CERT_BACKDATE_S, NULL) == NULL) {
 		log_error("tls_cert_validity_failed", "error=%s",
-			  openssl_error());
+			  openssl_error_text());
 		return NULL;
 	}
 
@@ -139,7 +128,7 @@ static X509 *build_certificate(EVP_PKEY *key, const char *host_name)
 				       -1, 0) != 1 ||
 	    X509_set_issuer_name(cert, name) != 1 ||
 	    X509_set_pubkey(cert, key) != 1) {
-		log_error("tls_cert_name_failed", "error=%s", openssl_error());
+		log_error("tls_cert_name_failed", "error=%s", openssl_error_text());
 		return NULL;
 	}
 
@@ -153,7 +142,7 @@ static X509 *build_certificate(EVP_PKEY *key, const char *host_name)
 		return NULL;
 
 	if (X509_sign(cert, key, EVP_sha256()) <= 0) {
-		log_error("tls_cert_sign_failed", "error=%s", openssl_error());
+		log_error("tls_cert_sign_failed", "error=%s", openssl_error_text());
 		return NULL;
 	}
 	return steal_pointer(&cert);
@@ -214,7 +203,7 @@ static int write_pair(int dir_fd, const char *dir, EVP_PKEY *key, X509 *cert)
 		1 ||
 	    PEM_write_bio_X509(cert_pem, cert) != 1) {
 		log_error("tls_cert_encode_failed", "error=%s",
-			  openssl_error());
+			  openssl_error_text());
 		return -1;
 	}
 
@@ -243,7 +232,7 @@ static int generate_pair(int dir_fd, const char *dir)
 	autoptr(evp_pkey) EVP_PKEY *key = EVP_EC_gen("P-256");
 	if (key == NULL) {
 		log_error("tls_key_generate_failed", "curve=%s error=%s",
-			  "P-256", openssl_error());
+			  "P-256", openssl_error_text());
 		return -1;
 	}
 
@@ -277,7 +266,7 @@ static bool pair_usable(const char *cert_path, const char *key_path)
 	    PEM_read_bio_PrivateKey(key_bio, NULL, NULL, NULL);
 	if (cert == NULL || key == NULL) {
 		log_warn("tls_cert_unreadable", "cert=%s key=%s error=%s",
-			 cert_path, key_path, openssl_error());
+			 cert_path, key_path, openssl_error_text());
 		return false;
 	}
 	if (X509_check_private_key(cert, key) != 1) {

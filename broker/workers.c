@@ -24,6 +24,7 @@
 #include "lib/cleanup.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
+#include "lib/spawn.h"
 
 /* The descriptor numbers a worker finds at exec. */
 #define WORKER_IPC_FD	       3
@@ -45,7 +46,7 @@ static const char *const state_names[] = {
 
 struct worker;
 
-/* What differs between kinds of worker. */
+/* The properties that differ between kinds of worker. */
 struct worker_kind {
 	const char *name;
 	const char *executable;
@@ -180,27 +181,13 @@ static void exec_child(const char *path, int channel_fd, const int *listen_fds,
 		_exit(126);
 	close_range(WORKER_FIRST_LISTEN_FD + (unsigned)listen_count, ~0U, 0);
 
-	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
-	    setresuid(uid, uid, uid) < 0)
-		_exit(126);
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		_exit(126);
 	/* A worker of a master that died would serve with stale state. */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0)
-		_exit(126);
-
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-
-	char *const argv[] = {(char *)path, NULL};
-	execve(path, argv, envp);
-	_exit(127);
+	spawn_drop_and_exec(path, uid, gid, SIGTERM, envp);
 }
 
-/* Kills a worker that never became ready or stopped answering pings, so
- * that the reaper restarts it: a stopped or wedged worker would otherwise
- * stay "ready" while serving nothing. */
+/* Kills a worker that never became ready or no longer replies to pings,
+ * so that the reaper restarts it. A stopped or wedged worker would
+ * otherwise stay "ready" while serving nothing. */
 static void watchdog_fired(struct event_loop *loop, void *arg)
 {
 	struct worker *w = arg;

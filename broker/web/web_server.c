@@ -9,6 +9,7 @@
 #include <openssl/ssl.h>
 
 #include "broker/web/web.h"
+#include "lib/openssl_error.h"
 #include "lib/cleanup.h"
 
 /* TLS 1.2 suites with forward secrecy and AEAD only (the Mozilla
@@ -38,17 +39,6 @@ DEFINE_AUTO_CLEANUP(bio, BIO, BIO_free)
 DEFINE_AUTO_CLEANUP(x509, X509, X509_free)
 DEFINE_AUTO_CLEANUP(evp_pkey, EVP_PKEY, EVP_PKEY_free)
 
-static const char *openssl_error(void)
-{
-	static char text[256];
-	unsigned long code = ERR_peek_last_error();
-
-	if (code == 0)
-		return "unknown OpenSSL error";
-	ERR_error_string_n(code, text, sizeof(text));
-	ERR_clear_error();
-	return text;
-}
 
 /* An encrypted key would make OpenSSL prompt on the terminal. The master
  * must hand over a decrypted key instead. */
@@ -73,7 +63,7 @@ static int tls_load_credentials(SSL_CTX *ctx, const struct web_config *config)
 	    PEM_read_bio_X509(cert_bio, NULL, reject_passphrase, NULL);
 	if (leaf == NULL || SSL_CTX_use_certificate(ctx, leaf) != 1) {
 		log_error("tls_certificate_invalid", "error=%s hint=%s",
-			  openssl_error(),
+			  openssl_error_text(),
 			  "check web.tls_certificate in the configuration");
 		return -1;
 	}
@@ -85,7 +75,7 @@ static int tls_load_credentials(SSL_CTX *ctx, const struct web_config *config)
 		if (SSL_CTX_add0_chain_cert(ctx, chain_cert) != 1) {
 			X509_free(chain_cert);
 			log_error("tls_chain_invalid", "error=%s",
-				  openssl_error());
+				  openssl_error_text());
 			return -1;
 		}
 		chain_count++;
@@ -98,7 +88,7 @@ static int tls_load_credentials(SSL_CTX *ctx, const struct web_config *config)
 	if (key == NULL || SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
 		log_error("tls_key_invalid", "error=%s hint=%s",
-			  openssl_error(),
+			  openssl_error_text(),
 			  "the key must be unencrypted PEM and match the "
 			  "certificate");
 		return -1;
@@ -113,7 +103,7 @@ static int tls_configure(SSL_CTX *ctx, const struct web_config *config)
 {
 	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
 		log_error("tls_min_version_failed", "error=%s",
-			  openssl_error());
+			  openssl_error_text());
 		return -1;
 	}
 	return tls_load_credentials(ctx, config);
