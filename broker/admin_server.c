@@ -232,8 +232,8 @@ static bool caller_authorized(struct admin_server *server, int fd,
 	return false;
 }
 
-/* Answers a connection over the limit with one error reply, without
- * reading its request, so that trellis-admin can say why. */
+/* Replies to a connection over the limit with one error, without reading
+ * its request, so that trellis-admin can report the reason. */
 static void reject_busy(int client_fd)
 {
 	struct ipc_channel *ch = ipc_channel_new(client_fd, "admin");

@@ -18,9 +18,9 @@ struct worker_set;
  * as healthy again and its next restart is immediate. */
 #define WORKER_RESTART_MIN_DELAY_MS 100
 #define WORKER_STABLE_MS	    60000
-/* A ready worker is pinged every WORKER_WATCHDOG_MS and killed (then
- * restarted) when the previous ping is still unanswered; a starting worker
- * is killed when it is not ready after WORKER_READY_TIMEOUT_MS. */
+/* A ready worker is pinged every WORKER_WATCHDOG_MS, and killed (then
+ * restarted) when the previous ping has no reply yet. A starting worker is
+ * killed when it is not ready after WORKER_READY_TIMEOUT_MS. */
 #define WORKER_WATCHDOG_MS 10000
 #define WORKER_READY_TIMEOUT_MS 30000
 /* How long a stopping worker gets after SIGTERM before SIGKILL. */

@@ -1,9 +1,11 @@
 /* Structured logging: one event per line, key=value, to stderr.
  *
  * Each line reads
- *   time=2026-12-04T20:31:02.114Z level=error event=worker_exited worker=web
- * pid=81 status=9 The format string holds the key=value pairs after the event
- * name. It takes the printf conversions %s %c %d %i %u %x %ld %lu %lld %llu %zu
+ *
+ *   time=2026-12-04T20:31:02.114Z level=error event=worker_exited pid=81
+ *
+ * The format string contains the key=value pairs after the event name. It
+ * takes the printf conversions %s %c %d %i %u %x %ld %lu %lld %llu %zu
  * %zd %jd %ju and %%. A %s value that contains a space, a quote, '=' or a
  * control character is written as a quoted string with C escapes, so an
  * untrusted value can neither split a line nor forge a key.
