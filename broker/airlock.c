@@ -252,8 +252,8 @@ int airlock_transition(struct airlock_service *svc, const char *id,
 	char action[48];
 	snprintf(action, sizeof(action), "airlock.%s", state_names[to]);
 	int rc = write_state(store, id, to, reason, time_wall_ms());
-	if (rc == 0 && audit_append(svc->m->audit, actor, action, id,
-				    "success", record) < 0)
+	if (rc == 0 && audit_append(svc->m->audit, actor, action, id, "success",
+				    record) < 0)
 		rc = -1;
 	json_decref(record);
 	if (rc < 0)
@@ -261,16 +261,17 @@ int airlock_transition(struct airlock_service *svc, const char *id,
 	if (store_commit(store) < 0)
 		return -1;
 
-	log_info("airlock_transition", "request=%s from=%s to=%s actor=%s "
-				       "reason=%s",
+	log_info("airlock_transition",
+		 "request=%s from=%s to=%s actor=%s "
+		 "reason=%s",
 		 id, state_names[from], state_names[to], actor,
 		 reason ? reason : "");
 	return 0;
 
 error:
 	store_rollback(store);
-	log_error("airlock_transition_failed",
-		  "request=%s to=%s error=%s", id, state_names[to],
+	log_error("airlock_transition_failed", "request=%s to=%s error=%s", id,
+		  state_names[to],
 		  "the store failed; see the database error above");
 	return -1;
 }
@@ -298,6 +299,20 @@ static json_t *findings_of(sqlite3_stmt *st, int column)
 	return value ? value : json_null();
 }
 
+/* One file from a row of name, sha256, size_bytes, description,
+ * disclosure_controls, check_result, check_reason and verdict. */
+static json_t *file_row_json(sqlite3_stmt *st)
+{
+	return json_pack(
+	    "{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:o}", "path",
+	    sqlite3_column_text(st, 0), "sha256", sqlite3_column_text(st, 1),
+	    "size_bytes", (json_int_t)sqlite3_column_int64(st, 2),
+	    "description", sqlite3_column_text(st, 3), "disclosure_controls",
+	    sqlite3_column_text(st, 4), "check", sqlite3_column_text(st, 5),
+	    "check_reason", sqlite3_column_text(st, 6), "verdict",
+	    findings_of(st, 7));
+}
+
 static json_t *files_json(struct airlock_service *svc, const char *id)
 {
 	struct store *store = svc->m->store;
@@ -312,22 +327,66 @@ static json_t *files_json(struct airlock_service *svc, const char *id)
 		return NULL;
 	}
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		json_array_append_new(
-		    files,
-		    json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:o}",
-			      "path", sqlite3_column_text(st, 0), "sha256",
-			      sqlite3_column_text(st, 1), "size_bytes",
-			      (json_int_t)sqlite3_column_int64(st, 2),
-			      "description", sqlite3_column_text(st, 3),
-			      "disclosure_controls",
-			      sqlite3_column_text(st, 4), "check",
-			      sqlite3_column_text(st, 5), "check_reason",
-			      sqlite3_column_text(st, 6), "verdict",
-			      findings_of(st, 7)));
-	}
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_array_append_new(files, file_row_json(st));
 	sqlite3_reset(st);
 	return files;
+}
+
+/* The rounds before a resubmission, oldest first: their files and every
+ * vote, which are no longer blind because each round was decided. */
+static json_t *previous_rounds_json(struct airlock_service *svc,
+				    const struct airlock_request *r)
+{
+	struct store *store = svc->m->store;
+	json_t *rounds = json_array();
+
+	for (int64_t round = 1; rounds && round < r->round; round++) {
+		json_t *files = json_array(), *votes = json_array();
+		sqlite3_stmt *st = store_prepare(
+		    store, "SELECT name, sha256, size_bytes, description, "
+			   "disclosure_controls, check_result, check_reason, "
+			   "verdict FROM airlock_previous_files WHERE "
+			   "request_id = ? AND round = ? ORDER BY position");
+		if (st == NULL || !files || !votes) {
+			json_decref(files);
+			json_decref(votes);
+			json_decref(rounds);
+			return NULL;
+		}
+		sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, round);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			json_array_append_new(files, file_row_json(st));
+		sqlite3_reset(st);
+		st = store_prepare(store,
+				   "SELECT reviewer, sha256, vote, comment, "
+				   "created_ms FROM airlock_votes WHERE "
+				   "request_id = ? AND round = ? ORDER BY "
+				   "created_ms");
+		if (st) {
+			sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 2, round);
+			while (sqlite3_step(st) == SQLITE_ROW)
+				json_array_append_new(
+				    votes,
+				    json_pack(
+					"{s:s, s:s, s:s, s:s, s:I}", "reviewer",
+					sqlite3_column_text(st, 0), "sha256",
+					sqlite3_column_text(st, 1), "vote",
+					sqlite3_column_text(st, 2), "comment",
+					sqlite3_column_text(st, 3),
+					"created_ms",
+					(json_int_t)sqlite3_column_int64(st,
+									 4)));
+			sqlite3_reset(st);
+		}
+		json_array_append_new(rounds,
+				      json_pack("{s:I, s:o, s:o}", "round",
+						(json_int_t)round, "files",
+						files, "votes", votes));
+	}
+	return rounds;
 }
 
 json_t *airlock_request_json(struct airlock_service *svc, const char *id,
@@ -343,8 +402,10 @@ json_t *airlock_request_json(struct airlock_service *svc, const char *id,
 	    project ? policy_project_airlock(project, r.direction) : NULL;
 	json_t *files = files_json(svc, id);
 	json_t *votes = airlock_votes_json(svc, &r, viewer);
+	json_t *previous = previous_rounds_json(svc, &r);
 	json_t *body = json_pack(
-	    "{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:i, s:o, s:o}",
+	    "{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:i, s:o, s:o, "
+	    "s:o}",
 	    "id", r.id, "project", r.project, "direction",
 	    airlock_direction_name(r.direction), "requester", r.requester,
 	    "state", airlock_state_name(r.state), "reason", r.reason, "round",
@@ -352,7 +413,8 @@ json_t *airlock_request_json(struct airlock_service *svc, const char *id,
 	    "updated_ms", (json_int_t)r.updated_ms, "approvals_required",
 	    rules ? (int)rules->approvals : 0, "files",
 	    files ? files : json_array(), "votes",
-	    votes ? votes : json_object());
+	    votes ? votes : json_object(), "previous_rounds",
+	    previous ? previous : json_array());
 	airlock_request_clear(&r);
 	return body;
 }
@@ -396,20 +458,20 @@ int airlock_service_start(struct master *m, struct airlock_service **out)
 		return -1;
 	svc->m = m;
 	svc->quarantine_fd = open_quarantine(m->config);
-	if (svc->quarantine_fd < 0 || airlock_mailer_start(svc) < 0 ||
-	    airlock_checks_recover(svc) < 0) {
+	if (svc->quarantine_fd < 0 || airlock_jobs_start(svc) < 0 ||
+	    airlock_mailer_start(svc) < 0 || airlock_checks_recover(svc) < 0) {
 		airlock_service_stop(svc);
 		return -1;
 	}
-	log_info("airlock_started", "quarantine=%s checker=%s clamd=%s "
-				    "smtp=%s",
-		 m->config->airlock_quarantine_dir,
-		 m->config->airlock_checker_path,
-		 m->config->airlock_clamd_socket
-		     ? m->config->airlock_clamd_socket
-		     : "(none)",
-		 m->config->airlock_smtp_url ? m->config->airlock_smtp_url
-					     : "(none)");
+	log_info(
+	    "airlock_started",
+	    "quarantine=%s checker=%s clamd=%s "
+	    "smtp=%s",
+	    m->config->airlock_quarantine_dir, m->config->airlock_checker_path,
+	    m->config->airlock_clamd_socket ? m->config->airlock_clamd_socket
+					    : "(none)",
+	    m->config->airlock_smtp_url ? m->config->airlock_smtp_url
+					: "(none)");
 	*out = svc;
 	return 0;
 }
@@ -419,6 +481,7 @@ void airlock_service_stop(struct airlock_service *svc)
 	if (svc == NULL)
 		return;
 	airlock_checks_stop_all(svc);
+	airlock_jobs_stop(svc);
 	airlock_mailer_stop(svc);
 	if (svc->quarantine_fd >= 0)
 		close(svc->quarantine_fd);

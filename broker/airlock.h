@@ -55,8 +55,10 @@ bool airlock_transition_allowed(enum airlock_state from, enum airlock_state to);
 /* A final state has no way out but revoked (from released). */
 bool airlock_state_is_final(enum airlock_state state);
 
-/* The airlock's tables (broker/airlock_schema.c), one migration. */
+/* The airlock's tables (broker/airlock_schema.c): the first migration,
+ * and the one that added imports and resubmissions. */
 extern const char airlock_migration_sql[];
+extern const char airlock_migration_imports_sql[];
 
 /* Creates the quarantine folder, starts the mail thread and fails the
  * requests that a previous trellisd left in "checking". Returns 0, or -1

@@ -7,6 +7,7 @@ AIRLOCK_CURL_LIBS = $(CURL_LIBS)
 broker_libbroker_a_SOURCES += \
 	broker/airlock.c broker/airlock.h broker/airlock_private.h \
 	broker/airlock_admin.c broker/airlock_check.c \
+	broker/airlock_jobs.c broker/airlock_submit.c broker/airlock_web.h \
 	broker/airlock_notify.c broker/airlock_quarantine.c \
 	broker/airlock_release.c broker/airlock_review.c \
 	broker/airlock_schema.c broker/airlock_web.c

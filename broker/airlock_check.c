@@ -84,10 +84,9 @@ static json_t *rules_json(const struct policy_airlock *rules)
 	    "max_file_size", (json_int_t)rules->max_file_size_bytes,
 	    "allowed_types", types, "disclosure_control", "min_cell_count",
 	    (int)sdc->min_cell_count, "dominance", "n", (int)sdc->dominance_n,
-	    "k", sdc->dominance_k, "p_ratio", sdc->p_ratio,
-	    "zeros_disclosive", sdc->zeros_disclosive, "dicom_check",
-	    rules->dicom_check, "malware_scan_required",
-	    rules->malware_scan_required);
+	    "k", sdc->dominance_k, "p_ratio", sdc->p_ratio, "zeros_disclosive",
+	    sdc->zeros_disclosive, "dicom_check", rules->dicom_check,
+	    "malware_scan_required", rules->malware_scan_required);
 }
 
 /* Connects to clamd without blocking the loop. Returns the socket or -1,
@@ -130,11 +129,12 @@ static void send_config(struct airlock_check *c)
 	}
 	const struct policy_airlock *rules =
 	    policy_project_airlock(project, c->direction);
-	json_t *config = json_pack(
-	    "{s:s, s:I, s:s, s:o, s:I}", "file_name", c->name, "size_bytes",
-	    (json_int_t)c->size_bytes, "direction",
-	    airlock_direction_name(c->direction), "rules", rules_json(rules),
-	    "clamd_timeout_ms", (json_int_t)m->config->airlock_clamd_timeout_ms);
+	json_t *config =
+	    json_pack("{s:s, s:I, s:s, s:o, s:I}", "file_name", c->name,
+		      "size_bytes", (json_int_t)c->size_bytes, "direction",
+		      airlock_direction_name(c->direction), "rules",
+		      rules_json(rules), "clamd_timeout_ms",
+		      (json_int_t)m->config->airlock_clamd_timeout_ms);
 
 	autoclose int clamd_fd = -1;
 	if (m->config->airlock_clamd_socket)
@@ -153,8 +153,7 @@ static void on_checker_channel(struct event_loop *loop, int fd, short revents,
 
 	if (revents & POLLOUT)
 		ipc_flush(c->channel);
-	while ((status = ipc_receive(c->channel, &msg)) ==
-	       IPC_STATUS_MESSAGE) {
+	while ((status = ipc_receive(c->channel, &msg)) == IPC_STATUS_MESSAGE) {
 		if (msg.type == IPC_HELLO)
 			send_config(c);
 		else if (msg.type == IPC_AIRLOCK_VERDICT && !c->verdict)
@@ -174,9 +173,8 @@ static void on_checker_channel(struct event_loop *loop, int fd, short revents,
 		close_check_channel(c);
 		return;
 	}
-	event_set_events(loop, fd,
-			 ipc_flush(c->channel) == 0 ? POLLIN | POLLOUT
-						    : POLLIN);
+	event_set_events(
+	    loop, fd, ipc_flush(c->channel) == 0 ? POLLIN | POLLOUT : POLLIN);
 }
 
 static void check_timeout(struct event_loop *loop, void *arg)
@@ -185,8 +183,9 @@ static void check_timeout(struct event_loop *loop, void *arg)
 
 	c->timer = 0;
 	c->timed_out = true;
-	log_warn("airlock_check_timeout", "request=%s file=%s pid=%d "
-					  "timeout_ms=%u",
+	log_warn("airlock_check_timeout",
+		 "request=%s file=%s pid=%d "
+		 "timeout_ms=%u",
 		 c->request_id, c->name, (int)c->pid,
 		 c->svc->m->config->airlock_check_timeout_ms);
 	kill(c->pid, SIGKILL);
@@ -220,8 +219,7 @@ static void exec_checker(const char *path, int file_fd, int channel_fd,
 	spawn_drop_and_exec(path, uid, gid, SIGKILL, envp);
 }
 
-static int start_check(struct airlock_check *c, char *error,
-		       size_t error_size)
+static int start_check(struct airlock_check *c, char *error, size_t error_size)
 {
 	struct master *m = c->svc->m;
 	const struct trellis_config *config = m->config;
@@ -251,8 +249,7 @@ static int start_check(struct airlock_check *c, char *error,
 
 	pid_t pid = fork();
 	if (pid < 0) {
-		snprintf(error, error_size, "fork failed: %s",
-			 strerror(errno));
+		snprintf(error, error_size, "fork failed: %s", strerror(errno));
 		close(sv[0]);
 		close(sv[1]);
 		return -1;
@@ -275,8 +272,9 @@ static int start_check(struct airlock_check *c, char *error,
 	event_add_fd(m->loop, sv[0], POLLIN, on_checker_channel, c);
 	c->timer = event_add_timer(m->loop, config->airlock_check_timeout_ms,
 				   check_timeout, c);
-	log_info("airlock_check_started", "request=%s file=%s sha256=%s "
-					  "pid=%d",
+	log_info("airlock_check_started",
+		 "request=%s file=%s sha256=%s "
+		 "pid=%d",
 		 c->request_id, c->name, c->sha256, (int)pid);
 	return 0;
 }
@@ -298,9 +296,9 @@ static const char *first_concern(json_t *verdict, const char *result)
 	return NULL;
 }
 
-static int store_file_result(struct store *store, const char *id,
-			     int position, const char *result,
-			     const char *reason, json_t *verdict)
+static int store_file_result(struct store *store, const char *id, int position,
+			     const char *result, const char *reason,
+			     json_t *verdict)
 {
 	sqlite3_stmt *st = store_prepare(
 	    store, "UPDATE airlock_files SET check_result = ?, "
@@ -349,8 +347,7 @@ static bool checks_outcome(struct store *store, const char *id,
 		} else if (strcmp(result, "error") == 0 && !failed) {
 			failed = true;
 			snprintf(reason, reason_size, "%s: %s", name, why);
-		} else if (strcmp(result, "fail") == 0 && !failed &&
-			   !blocked) {
+		} else if (strcmp(result, "fail") == 0 && !failed && !blocked) {
 			blocked = true;
 			snprintf(reason, reason_size, "%s: %s", name, why);
 		}
@@ -358,8 +355,9 @@ static bool checks_outcome(struct store *store, const char *id,
 	sqlite3_reset(st);
 	if (pending)
 		return false;
-	*to = failed ? AIRLOCK_FAILED
-		     : blocked ? AIRLOCK_BLOCKED : AIRLOCK_IN_REVIEW;
+	*to = failed	? AIRLOCK_FAILED
+	      : blocked ? AIRLOCK_BLOCKED
+			: AIRLOCK_IN_REVIEW;
 	return true;
 }
 
@@ -379,17 +377,17 @@ static void finish_check(struct airlock_check *c, const char *result,
 		 (long long)(time_monotonic_ms() - c->started_ms));
 	if (store_begin(store) < 0)
 		return;
-	if (store_file_result(store, c->request_id, c->position, result,
-			      reason, c->verdict) < 0) {
+	if (store_file_result(store, c->request_id, c->position, result, reason,
+			      c->verdict) < 0) {
 		store_rollback(store);
 		return;
 	}
 	if (checks_outcome(store, c->request_id, &to, outcome,
 			   sizeof(outcome))) {
 		json_t *details = json_pack("{s:s}", "check", "automatic");
-		int rc = airlock_transition(svc, c->request_id,
-					    AIRLOCK_CHECKING, to, "trellisd",
-					    outcome, details);
+		int rc =
+		    airlock_transition(svc, c->request_id, AIRLOCK_CHECKING, to,
+				       "trellisd", outcome, details);
 		json_decref(details);
 		if (rc == 0 && to == AIRLOCK_IN_REVIEW) {
 			struct airlock_request r;
@@ -435,8 +433,8 @@ bool airlock_child_exited(struct airlock_service *svc, pid_t pid, int status)
 
 	char how[64], reason[AIRLOCK_REASON_MAX];
 	describe_status(status, how, sizeof(how));
-	const char *result = json_string_value(
-	    json_object_get(c->verdict, "verdict"));
+	const char *result =
+	    json_string_value(json_object_get(c->verdict, "verdict"));
 	if (c->timed_out) {
 		snprintf(reason, sizeof(reason),
 			 "the check did not finish within %u s and was "
@@ -582,8 +580,7 @@ static json_t *ids_in_state(struct store *store, enum airlock_state state)
 		json_decref(ids);
 		return NULL;
 	}
-	sqlite3_bind_text(st, 1, airlock_state_name(state), -1,
-			  SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, airlock_state_name(state), -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW)
 		json_array_append_new(
 		    ids, json_string((const char *)sqlite3_column_text(st, 0)));
@@ -615,14 +612,16 @@ int airlock_checks_recover(struct airlock_service *svc)
 	}
 	/* A check that was running when trellisd stopped has no result, and
 	 * running it again silently could hide why it never finished. */
-	json_array_foreach(checking, i, id)
-		airlock_transition(svc, json_string_value(id),
-				   AIRLOCK_CHECKING, AIRLOCK_FAILED,
-				   "trellisd",
-				   "trellisd restarted during the check",
-				   NULL);
+	json_array_foreach(checking, i, id) airlock_transition(
+	    svc, json_string_value(id), AIRLOCK_CHECKING, AIRLOCK_FAILED,
+	    "trellisd", "trellisd restarted during the check", NULL);
 	json_array_foreach(submitted, i, id)
-		airlock_checks_start(svc, json_string_value(id));
+	    airlock_checks_start(svc, json_string_value(id));
+	/* An import approved before a stop may not have been delivered. */
+	json_t *approved = ids_in_state(store, AIRLOCK_APPROVED);
+	json_array_foreach(approved, i, id)
+	    airlock_release(svc, json_string_value(id));
+	json_decref(approved);
 	if (json_array_size(checking) || json_array_size(submitted))
 		log_info("airlock_recovered", "failed=%zu restarted=%zu",
 			 json_array_size(checking), json_array_size(submitted));

@@ -11,6 +11,7 @@
 #ifndef TRELLIS_BROKER_AIRLOCK_PRIVATE_H
 #define TRELLIS_BROKER_AIRLOCK_PRIVATE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -21,16 +22,23 @@
 /* Checkers running at once; more files wait in the queue. */
 #define AIRLOCK_MAX_RUNNING_CHECKS 2
 /* Descriptors and names of outbox files. */
-#define AIRLOCK_PATH_MAX	  1024
-#define AIRLOCK_DESCRIPTION_MAX	  4096
-#define AIRLOCK_COMMENT_MAX	  4096
-#define AIRLOCK_REASON_MAX	  512
+#define AIRLOCK_PATH_MAX	1024
+#define AIRLOCK_DESCRIPTION_MAX 4096
+#define AIRLOCK_COMMENT_MAX	4096
+#define AIRLOCK_REASON_MAX	512
 /* Download link tokens: 256 random bits in base64url without padding. */
 #define AIRLOCK_TOKEN_BYTES 32
 #define AIRLOCK_TOKEN_LEN   43
 
+/* File jobs running at once (copies into quarantine, uploads, deliveries
+ * into inboxes). More get "busy, try again". */
+#define AIRLOCK_MAX_JOBS 8
+/* An upload or copy whose source sends nothing this long fails. */
+#define AIRLOCK_UPLOAD_IDLE_MS 60000
+
 struct airlock_check;
 struct airlock_mailer;
+struct airlock_jobs;
 
 struct airlock_service {
 	struct master *m;
@@ -39,7 +47,34 @@ struct airlock_service {
 	size_t running;
 	struct airlock_mailer *mailer;
 	uint64_t mail_timer;
+	struct airlock_jobs *jobs;
 };
+
+/* A piece of file work off the master's loop (airlock_jobs.c). A job
+ * type embeds this first. WORK runs on a thread of its own and may read
+ * only its job; DONE runs on the loop afterwards and frees the job. */
+struct airlock_job {
+	struct airlock_service *svc;
+	int (*work)(struct airlock_job *job);
+	void (*done)(struct airlock_job *job);
+	int status;  /* what WORK returned */
+	int stop_fd; /* hangs up when the service stops */
+	/* private to airlock_jobs.c */
+	pthread_t thread;
+	bool finished;
+	struct airlock_job *next;
+};
+
+int airlock_jobs_start(struct airlock_service *svc);
+/* Stops and completes every job: their waits end with an error. */
+void airlock_jobs_stop(struct airlock_service *svc);
+/* Starts JOB. Returns 0, or -1 when AIRLOCK_MAX_JOBS run already or no
+ * thread starts; then the caller still owns JOB. */
+int airlock_job_start(struct airlock_service *svc, struct airlock_job *job);
+/* Waits up to TIMEOUT_MS (-1 for ever) for FD to be readable, from a work
+ * function. Returns 1 when it is, 0 on timeout, -2 when the service stops
+ * and -1 on error. */
+int airlock_job_wait_readable(struct airlock_job *job, int fd, int timeout_ms);
 
 /* One request row, as airlock_request_load reads it. */
 struct airlock_request {
@@ -79,16 +114,45 @@ json_t *airlock_request_json(struct airlock_service *svc, const char *id,
 
 /* Quarantine */
 
+/* Opens FOLDER ("outbox", "inbox") of USER's workspace in PROJECT below
+ * ROOT without following a symbolic link at any step. Returns the
+ * directory descriptor or -1. */
+int airlock_workspace_folder(const char *root, const char *project,
+			     const char *user, const char *folder);
 /* Opens the regular file at RELATIVE beneath the outbox of USER in
- * PROJECT without following any symbolic link, and copies it into the
- * quarantine store under its SHA-256. Returns 0 with the hash and size,
- * or -1 with a message for the requester in ERROR. */
-int airlock_quarantine_from_outbox(struct airlock_service *svc,
-				   const char *project, const char *user,
-				   const char *relative, uint64_t max_bytes,
-				   char sha256[AIRLOCK_SHA256_HEX_LEN + 1],
-				   uint64_t *size, char *error,
-				   size_t error_size);
+ * PROJECT without following any symbolic link, and checks its size
+ * against MAX_BYTES. Returns the descriptor, or -1 with a message for the
+ * requester in ERROR. */
+int airlock_outbox_open(struct airlock_service *svc, const char *project,
+			const char *user, const char *relative,
+			uint64_t max_bytes, char *error, size_t error_size);
+
+/* One source of a copy job: an outbox file or the read end of an upload's
+ * pipe. */
+struct airlock_copy_source {
+	int fd; /* closed with the job */
+	uint64_t max_bytes;
+	uint64_t expected_bytes; /* an upload's length, or UINT64_MAX */
+	char sha256[AIRLOCK_SHA256_HEX_LEN + 1];
+	uint64_t size;
+};
+
+/* Copies its sources into quarantine in order; the first failure ends it
+ * with FAILED and ERROR set. */
+struct airlock_copy_job {
+	struct airlock_job job;
+	int quarantine_fd;
+	struct airlock_copy_source *sources;
+	size_t count;
+	int idle_timeout_ms;
+	size_t failed;
+	char error[AIRLOCK_REASON_MAX + AIRLOCK_PATH_MAX];
+};
+
+/* The work function of a copy job. */
+int airlock_copy_work(struct airlock_job *job);
+/* Closes the sources and frees COPY. Accepts NULL. */
+void airlock_copy_job_free(struct airlock_copy_job *copy);
 /* Copies everything readable from SRC_FD into the store directory
  * DIR_FD under its SHA-256, through a temporary file renamed into place.
  * Stops with an error after MAX_BYTES. Returns 0 or -1 with ERROR. */

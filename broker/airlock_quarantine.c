@@ -45,8 +45,11 @@ static int write_all(int fd, const unsigned char *data, size_t len)
 	return 0;
 }
 
-/* Hashes and copies SRC_FD into TMP_FD. Returns 0 or -1 with ERROR. */
-static int copy_and_hash(int src_fd, int tmp_fd, uint64_t max_bytes,
+/* Hashes and copies SRC_FD into TMP_FD. With JOB, each read waits at
+ * most IDLE_TIMEOUT_MS for data and stops when the service stops. Returns
+ * 0 or -1 with ERROR. */
+static int copy_and_hash(struct airlock_job *job, int idle_timeout_ms,
+			 int src_fd, int tmp_fd, uint64_t max_bytes,
 			 unsigned char digest[32], uint64_t *size, char *error,
 			 size_t error_size)
 {
@@ -61,8 +64,23 @@ static int copy_and_hash(int src_fd, int tmp_fd, uint64_t max_bytes,
 		goto out;
 	}
 	for (;;) {
+		int ready = job ? airlock_job_wait_readable(job, src_fd,
+							    idle_timeout_ms)
+				: 1;
+		if (ready == 0) {
+			snprintf(error, error_size,
+				 "no data arrived for %d seconds after %llu "
+				 "bytes",
+				 idle_timeout_ms / 1000,
+				 (unsigned long long)total);
+			goto out;
+		}
+		if (ready == -2) {
+			snprintf(error, error_size, "trellisd is stopping");
+			goto out;
+		}
 		ssize_t n = read(src_fd, buffer, COPY_CHUNK);
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0) {
 			snprintf(error, error_size, "reading failed: %s",
@@ -100,9 +118,14 @@ out:
 	return rc;
 }
 
-int airlock_quarantine_copy(int dir_fd, int src_fd, uint64_t max_bytes,
-			    char sha256[AIRLOCK_SHA256_HEX_LEN + 1],
-			    uint64_t *size, char *error, size_t error_size)
+/* airlock_quarantine_copy, with the waits of copy_and_hash, and a
+ * check that an upload brought the EXPECTED_BYTES it promised (UINT64_MAX
+ * for any length). */
+static int copy_into_store(struct airlock_job *job, int idle_timeout_ms,
+			   int dir_fd, int src_fd, uint64_t max_bytes,
+			   uint64_t expected_bytes,
+			   char sha256[AIRLOCK_SHA256_HEX_LEN + 1],
+			   uint64_t *size, char *error, size_t error_size)
 {
 	unsigned char random[8];
 	char tmp_name[32];
@@ -125,14 +148,22 @@ int airlock_quarantine_copy(int dir_fd, int src_fd, uint64_t max_bytes,
 			 strerror(errno));
 		return -1;
 	}
-	if (copy_and_hash(src_fd, tmp_fd, max_bytes, digest, size, error,
-			  error_size) < 0)
+	if (copy_and_hash(job, idle_timeout_ms, src_fd, tmp_fd, max_bytes,
+			  digest, size, error, error_size) < 0)
 		goto remove;
+	if (expected_bytes != UINT64_MAX && *size != expected_bytes) {
+		snprintf(error, error_size,
+			 "the upload ended after %llu of %llu bytes",
+			 (unsigned long long)*size,
+			 (unsigned long long)expected_bytes);
+		goto remove;
+	}
 	/* The rename must not land before the data: a crash would leave a
 	 * file under a hash its bytes do not have. */
 	if (fsync(tmp_fd) < 0) {
-		snprintf(error, error_size, "syncing the quarantine copy "
-					    "failed: %s",
+		snprintf(error, error_size,
+			 "syncing the quarantine copy "
+			 "failed: %s",
 			 strerror(errno));
 		goto remove;
 	}
@@ -150,6 +181,42 @@ int airlock_quarantine_copy(int dir_fd, int src_fd, uint64_t max_bytes,
 remove:
 	unlinkat(dir_fd, tmp_name, 0);
 	return -1;
+}
+
+int airlock_quarantine_copy(int dir_fd, int src_fd, uint64_t max_bytes,
+			    char sha256[AIRLOCK_SHA256_HEX_LEN + 1],
+			    uint64_t *size, char *error, size_t error_size)
+{
+	return copy_into_store(NULL, 0, dir_fd, src_fd, max_bytes, UINT64_MAX,
+			       sha256, size, error, error_size);
+}
+
+int airlock_copy_work(struct airlock_job *job)
+{
+	struct airlock_copy_job *copy = (struct airlock_copy_job *)job;
+
+	for (size_t i = 0; i < copy->count; i++) {
+		struct airlock_copy_source *source = &copy->sources[i];
+		copy->failed = i;
+		if (copy_into_store(job, copy->idle_timeout_ms,
+				    copy->quarantine_fd, source->fd,
+				    source->max_bytes, source->expected_bytes,
+				    source->sha256, &source->size, copy->error,
+				    sizeof(copy->error)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+void airlock_copy_job_free(struct airlock_copy_job *copy)
+{
+	if (copy == NULL)
+		return;
+	for (size_t i = 0; i < copy->count; i++)
+		if (copy->sources[i].fd >= 0)
+			close(copy->sources[i].fd);
+	free(copy->sources);
+	free(copy);
 }
 
 /* Rejects names that could leave the outbox or name it: empty, absolute,
@@ -183,12 +250,23 @@ static int open_dir_at(int dir_fd, const char *name)
 		      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
-int airlock_quarantine_from_outbox(struct airlock_service *svc,
-				   const char *project, const char *user,
-				   const char *relative, uint64_t max_bytes,
-				   char sha256[AIRLOCK_SHA256_HEX_LEN + 1],
-				   uint64_t *size, char *error,
-				   size_t error_size)
+int airlock_workspace_folder(const char *root, const char *project,
+			     const char *user, const char *folder)
+{
+	/* Each step refuses a symbolic link, so nothing in the workspace can
+	 * point the master at a folder outside it. */
+	autoclose int root_fd =
+	    open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	autoclose int project_fd =
+	    root_fd >= 0 ? open_dir_at(root_fd, project) : -1;
+	autoclose int user_fd =
+	    project_fd >= 0 ? open_dir_at(project_fd, user) : -1;
+	return user_fd >= 0 ? open_dir_at(user_fd, folder) : -1;
+}
+
+int airlock_outbox_open(struct airlock_service *svc, const char *project,
+			const char *user, const char *relative,
+			uint64_t max_bytes, char *error, size_t error_size)
 {
 	const char *root = svc->m->config->sessions_workspace_root;
 
@@ -200,16 +278,8 @@ int airlock_quarantine_from_outbox(struct airlock_service *svc,
 		return -1;
 	}
 
-	/* Each step refuses a symbolic link, so nothing in the workspace can
-	 * point the master at a file outside it. */
-	autoclose int root_fd = open(
-	    root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	autoclose int project_fd =
-	    root_fd >= 0 ? open_dir_at(root_fd, project) : -1;
-	autoclose int user_fd =
-	    project_fd >= 0 ? open_dir_at(project_fd, user) : -1;
 	autoclose int outbox_fd =
-	    user_fd >= 0 ? open_dir_at(user_fd, "outbox") : -1;
+	    airlock_workspace_folder(root, project, user, "outbox");
 	if (outbox_fd < 0) {
 		snprintf(error, error_size,
 			 "the outbox of %s in project %s does not exist; "
@@ -249,18 +319,7 @@ int airlock_quarantine_from_outbox(struct airlock_service *svc,
 	}
 	/* O_NONBLOCK only kept a FIFO from stalling the open. */
 	fcntl(file_fd, F_SETFL, 0);
-
-	if (airlock_quarantine_copy(svc->quarantine_fd, file_fd, max_bytes,
-				    sha256, size, error, error_size) < 0) {
-		log_error("airlock_quarantine_failed",
-			  "project=%s user=%s path=%s error=%s", project, user,
-			  relative, error);
-		return -1;
-	}
-	log_info("airlock_quarantined",
-		 "project=%s user=%s path=%s sha256=%s size=%llu", project,
-		 user, relative, sha256, (unsigned long long)*size);
-	return 0;
+	return steal_fd(&file_fd);
 }
 
 int airlock_quarantine_open(struct airlock_service *svc, const char *sha256)

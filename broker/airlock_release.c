@@ -1,39 +1,315 @@
 /* Release: an approved export becomes downloadable by its requester
  * through single-use links that expire after the policy's
- * download_link_lifetime. Only the SHA-256 of a link's token is stored.
+ * download_link_lifetime, and an approved import is copied into the
+ * requester's inbox. Only the SHA-256 of a link's token is stored.
  * A link works only while its request is released, so rejecting or
  * revoking a request stops every link issued before. */
+#include <errno.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "broker/airlock_private.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
 
+/* Delivery of an approved import: each quarantined file is copied into
+ * the requester's inbox under its name, owned by the inbox's owner and
+ * read-only. A name already taken gets " (2)", " (3)" ... before its
+ * extension, so nothing in the inbox is ever replaced. */
+struct delivery_file {
+	int fd; /* the quarantined file */
+	char sha256[AIRLOCK_SHA256_HEX_LEN + 1];
+	char name[256];
+	char delivered[272]; /* the name it got in the inbox */
+};
+
+struct delivery_job {
+	struct airlock_job job; /* first */
+	char id[AIRLOCK_ID_HEX_LEN + 1];
+	int inbox_fd;
+	uid_t uid;
+	gid_t gid;
+	struct delivery_file *files;
+	size_t count;
+	char error[AIRLOCK_REASON_MAX];
+};
+
+static void delivery_free(struct delivery_job *d)
+{
+	for (size_t i = 0; i < d->count; i++)
+		if (d->files[i].fd >= 0)
+			close(d->files[i].fd);
+	if (d->inbox_fd >= 0)
+		close(d->inbox_fd);
+	free(d->files);
+	free(d);
+}
+
+/* Writes NAME with " (N)" before its extension into OUT. */
+static void numbered_name(const char *name, unsigned n, char *out, size_t size)
+{
+	const char *dot = strrchr(name, '.');
+	if (n == 1) {
+		snprintf(out, size, "%s", name);
+		return;
+	}
+	if (dot == NULL || dot == name)
+		dot = name + strlen(name);
+	snprintf(out, size, "%.*s (%u)%s", (int)(dot - name), name, n, dot);
+}
+
+/* Copies F into a hidden temporary file of the inbox, checking that the
+ * bytes still have their hash, then names it. */
+static int deliver_file(struct delivery_job *d, struct delivery_file *f)
+{
+	char tmp_name[48];
+	unsigned char random[8];
+	unsigned char buffer[64 * 1024];
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int digest_len = 0;
+	char hex[AIRLOCK_SHA256_HEX_LEN + 1];
+	int rc = -1;
+
+	if (getrandom(random, sizeof(random), 0) != (ssize_t)sizeof(random))
+		return -1;
+	snprintf(tmp_name, sizeof(tmp_name),
+		 ".trellis-import-%02x%02x%02x%02x%02x%02x%02x%02x", random[0],
+		 random[1], random[2], random[3], random[4], random[5],
+		 random[6], random[7]);
+	int out =
+	    openat(d->inbox_fd, tmp_name,
+		   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0440);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (out < 0 || ctx == NULL ||
+	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		snprintf(d->error, sizeof(d->error),
+			 "creating a file in the inbox failed: %s",
+			 strerror(errno));
+		goto out;
+	}
+	for (;;) {
+		if (airlock_job_wait_readable(&d->job, f->fd, 0) == -2) {
+			snprintf(d->error, sizeof(d->error),
+				 "trellisd is stopping");
+			goto out;
+		}
+		ssize_t n = read(f->fd, buffer, sizeof(buffer));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				break;
+			snprintf(d->error, sizeof(d->error),
+				 "reading quarantined %s failed: %s", f->name,
+				 strerror(errno));
+			goto out;
+		}
+		if (EVP_DigestUpdate(ctx, buffer, (size_t)n) != 1 ||
+		    write(out, buffer, (size_t)n) != n) {
+			snprintf(d->error, sizeof(d->error),
+				 "writing %s into the inbox failed: %s",
+				 f->name, strerror(errno));
+			goto out;
+		}
+	}
+	EVP_DigestFinal_ex(ctx, digest, &digest_len);
+	for (unsigned int i = 0; i < digest_len && i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+	if (digest_len != 32 || strcmp(hex, f->sha256) != 0) {
+		snprintf(d->error, sizeof(d->error),
+			 "quarantined %s no longer has its SHA-256; tell a "
+			 "steward",
+			 f->name);
+		goto out;
+	}
+	/* trellisd's umask would take the group's read bit. */
+	if (fchown(out, d->uid, d->gid) < 0 || fchmod(out, 0440) < 0 ||
+	    fsync(out) < 0) {
+		snprintf(d->error, sizeof(d->error),
+			 "finishing %s in the inbox failed: %s", f->name,
+			 strerror(errno));
+		goto out;
+	}
+	for (unsigned n = 1; n <= 100; n++) {
+		numbered_name(f->name, n, f->delivered, sizeof(f->delivered));
+		if (renameat2(d->inbox_fd, tmp_name, d->inbox_fd, f->delivered,
+			      RENAME_NOREPLACE) == 0) {
+			rc = 0;
+			break;
+		}
+		if (errno != EEXIST) {
+			snprintf(d->error, sizeof(d->error),
+				 "naming %s in the inbox failed: %s", f->name,
+				 strerror(errno));
+			break;
+		}
+	}
+	if (rc < 0 && d->error[0] == '\0')
+		snprintf(d->error, sizeof(d->error),
+			 "the inbox has 100 files named like %s already",
+			 f->name);
+out:
+	EVP_MD_CTX_free(ctx);
+	if (out >= 0)
+		close(out);
+	if (rc < 0)
+		unlinkat(d->inbox_fd, tmp_name, 0);
+	return rc;
+}
+
+static int delivery_work(struct airlock_job *job)
+{
+	struct delivery_job *d = (struct delivery_job *)job;
+
+	for (size_t i = 0; i < d->count; i++)
+		if (deliver_file(d, &d->files[i]) < 0)
+			return -1;
+	fsync(d->inbox_fd);
+	return 0;
+}
+
+static void delivery_done(struct airlock_job *job)
+{
+	struct delivery_job *d = (struct delivery_job *)job;
+	struct airlock_service *svc = job->svc;
+	char reason[AIRLOCK_REASON_MAX];
+
+	if (job->status < 0) {
+		log_error("airlock_delivery_failed", "request=%s error=%s",
+			  d->id, d->error);
+		airlock_transition(svc, d->id, AIRLOCK_APPROVED, AIRLOCK_FAILED,
+				   "trellisd", d->error, NULL);
+		delivery_free(d);
+		return;
+	}
+	json_t *names = json_array();
+	size_t used = 0;
+	used += (size_t)snprintf(reason, sizeof(reason),
+				 "copied into the inbox as ");
+	for (size_t i = 0; i < d->count; i++) {
+		json_array_append_new(
+		    names, json_pack("{s:s, s:s}", "sha256", d->files[i].sha256,
+				     "name", d->files[i].delivered));
+		if (used < sizeof(reason))
+			used += (size_t)snprintf(
+			    reason + used, sizeof(reason) - used, "%s%s",
+			    i ? ", " : "", d->files[i].delivered);
+	}
+	json_t *details = json_pack("{s:o}", "delivered", names);
+	airlock_transition(svc, d->id, AIRLOCK_APPROVED, AIRLOCK_RELEASED,
+			   "trellisd", reason, details);
+	json_decref(details);
+	log_info("airlock_delivered", "request=%s files=%zu", d->id, d->count);
+	delivery_free(d);
+}
+
+/* Starts copying the files of approved import R into its requester's
+ * inbox. Returns 0, or -1 with ERROR. */
+static int start_delivery(struct airlock_service *svc,
+			  const struct airlock_request *r, char *error,
+			  size_t error_size)
+{
+	struct delivery_job *d = calloc(1, sizeof(*d));
+	struct stat st;
+
+	if (d == NULL) {
+		snprintf(error, error_size, "out of memory");
+		return -1;
+	}
+	memcpy(d->id, r->id, sizeof(d->id));
+	d->inbox_fd =
+	    airlock_workspace_folder(svc->m->config->sessions_workspace_root,
+				     r->project, r->requester, "inbox");
+	if (d->inbox_fd < 0 || fstat(d->inbox_fd, &st) < 0) {
+		snprintf(error, error_size,
+			 "the inbox of %s in project %s is missing",
+			 r->requester, r->project);
+		delivery_free(d);
+		return -1;
+	}
+	d->uid = st.st_uid;
+	d->gid = st.st_gid;
+
+	sqlite3_stmt *q = store_prepare(
+	    svc->m->store, "SELECT sha256, name FROM airlock_files WHERE "
+			   "request_id = ? ORDER BY position");
+	if (q == NULL) {
+		snprintf(error, error_size, "the airlock store failed");
+		delivery_free(d);
+		return -1;
+	}
+	sqlite3_bind_text(q, 1, r->id, -1, SQLITE_STATIC);
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		struct delivery_file *grown =
+		    reallocarray(d->files, d->count + 1, sizeof(*d->files));
+		if (grown == NULL)
+			break;
+		d->files = grown;
+		struct delivery_file *f = &d->files[d->count++];
+		memset(f, 0, sizeof(*f));
+		snprintf(f->sha256, sizeof(f->sha256), "%s",
+			 sqlite3_column_text(q, 0));
+		snprintf(f->name, sizeof(f->name), "%s",
+			 sqlite3_column_text(q, 1));
+		f->fd = airlock_quarantine_open(svc, f->sha256);
+		if (f->fd < 0) {
+			snprintf(error, error_size,
+				 "quarantined %s is missing; tell a steward",
+				 f->name);
+			break;
+		}
+	}
+	sqlite3_reset(q);
+	if (d->count == 0 || d->files[d->count - 1].fd < 0) {
+		if (d->count == 0)
+			snprintf(error, error_size, "the request has no files");
+		delivery_free(d);
+		return -1;
+	}
+	d->job.work = delivery_work;
+	d->job.done = delivery_done;
+	if (airlock_job_start(svc, &d->job) < 0) {
+		snprintf(error, error_size,
+			 "too many file jobs run; trellisd delivers it at "
+			 "its next start");
+		delivery_free(d);
+		return -1;
+	}
+	return 0;
+}
+
 void airlock_release(struct airlock_service *svc, const char *id)
 {
 	struct airlock_request r;
+	char error[AIRLOCK_REASON_MAX];
 
 	if (airlock_request_load(svc, id, &r) <= 0)
 		return;
-	if (r.direction == POLICY_EXPORT)
-		airlock_transition(svc, id, AIRLOCK_APPROVED, AIRLOCK_RELEASED,
-				   "trellisd",
-				   "the requester may download the files",
-				   NULL);
-	else
-		/* TODO: imports cannot be created yet (no upload route), so
-		 * delivery into the inbox is not written either. */
-		airlock_transition(svc, id, AIRLOCK_APPROVED, AIRLOCK_FAILED,
-				   "trellisd",
-				   "delivering imports into the inbox is not "
-				   "supported yet",
-				   NULL);
+	if (r.state != AIRLOCK_APPROVED) {
+		airlock_request_clear(&r);
+		return;
+	}
+	if (r.direction == POLICY_EXPORT) {
+		airlock_transition(
+		    svc, id, AIRLOCK_APPROVED, AIRLOCK_RELEASED, "trellisd",
+		    "the requester may download the files", NULL);
+	} else if (start_delivery(svc, &r, error, sizeof(error)) < 0) {
+		log_error("airlock_delivery_failed", "request=%s error=%s", id,
+			  error);
+		/* A full job table is not the request's fault: it stays
+		 * approved and is delivered at the next start. */
+		if (strstr(error, "next start") == NULL)
+			airlock_transition(svc, id, AIRLOCK_APPROVED,
+					   AIRLOCK_FAILED, "trellisd", error,
+					   NULL);
+	}
 	airlock_request_clear(&r);
 }
 
@@ -76,8 +352,9 @@ static int download_status(enum airlock_state state, char *error,
 {
 	if (state == AIRLOCK_RELEASED)
 		return 0;
-	snprintf(error, error_size, "request %s is %s; its files cannot be "
-				    "downloaded",
+	snprintf(error, error_size,
+		 "request %s is %s; its files cannot be "
+		 "downloaded",
 		 id, airlock_state_name(state));
 	return state == AIRLOCK_REJECTED || state == AIRLOCK_REVOKED ||
 		       state == AIRLOCK_WITHDRAWN || state == AIRLOCK_BLOCKED ||
@@ -107,10 +384,8 @@ int airlock_link_create(struct airlock_service *svc,
 		return -1;
 	}
 	int64_t now_ms = time_wall_ms();
-	*expires_ms =
-	    now_ms +
-	    policy_project_airlock(project, r->direction)
-		->download_link_lifetime_ms;
+	*expires_ms = now_ms + policy_project_airlock(project, r->direction)
+				   ->download_link_lifetime_ms;
 	if (new_token(token) < 0)
 		goto fail;
 	token_hash_hex(token, hash);
@@ -212,20 +487,22 @@ int airlock_link_use(struct airlock_service *svc, const char *token,
 	if (*status != 0)
 		goto rollback;
 	*status = 403;
-	if (!airlock_decide(svc, actor, subject,
-			    POLICY_ACTION_AIRLOCK_DOWNLOAD, &r, &decision)) {
+	if (!airlock_decide(svc, actor, subject, POLICY_ACTION_AIRLOCK_DOWNLOAD,
+			    &r, &decision)) {
 		snprintf(error, error_size, "permission denied: %s",
 			 decision.reason);
 		goto rollback;
 	}
 	if (used) {
-		snprintf(error, error_size, "this download link was used "
-					    "already; ask for a new one");
+		snprintf(error, error_size,
+			 "this download link was used "
+			 "already; ask for a new one");
 		goto rollback;
 	}
 	if (expires_ms <= time_wall_ms()) {
-		snprintf(error, error_size, "this download link expired; ask "
-					    "for a new one");
+		snprintf(error, error_size,
+			 "this download link expired; ask "
+			 "for a new one");
 		goto rollback;
 	}
 
@@ -240,11 +517,10 @@ int airlock_link_use(struct airlock_service *svc, const char *token,
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	json_t *details = json_pack("{s:s}", "sha256", sha256);
-	int64_t seq = rc == SQLITE_DONE
-			  ? audit_append(svc->m->audit, actor,
-					 "airlock.download", id, "success",
-					 details)
-			  : -1;
+	int64_t seq = rc == SQLITE_DONE ? audit_append(svc->m->audit, actor,
+						       "airlock.download", id,
+						       "success", details)
+					: -1;
 	json_decref(details);
 	if (seq < 0)
 		goto rollback;

@@ -80,3 +80,34 @@ const char airlock_migration_sql[] =
     "  groups TEXT NOT NULL,"
     "  seen_ms INTEGER NOT NULL"
     ");";
+
+/* Imports and resubmissions. airlock_uploads holds files uploaded through
+ * the portal and already in quarantine, until a request takes them or
+ * they expire. airlock_previous_files keeps the files of the rounds before
+ * a resubmission, with their check results, for the review history. */
+const char airlock_migration_imports_sql[] =
+    "CREATE TABLE airlock_uploads ("
+    "  id TEXT PRIMARY KEY,"
+    "  project TEXT NOT NULL,"
+    "  owner TEXT NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  sha256 TEXT NOT NULL,"
+    "  size_bytes INTEGER NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  expires_ms INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX airlock_uploads_expiry ON airlock_uploads (expires_ms);"
+    "CREATE TABLE airlock_previous_files ("
+    "  request_id TEXT NOT NULL REFERENCES airlock_requests (id),"
+    "  round INTEGER NOT NULL,"
+    "  position INTEGER NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  sha256 TEXT NOT NULL,"
+    "  size_bytes INTEGER NOT NULL,"
+    "  description TEXT NOT NULL,"
+    "  disclosure_controls TEXT NOT NULL,"
+    "  check_result TEXT NOT NULL,"
+    "  check_reason TEXT NOT NULL,"
+    "  verdict TEXT,"
+    "  PRIMARY KEY (request_id, round, position)"
+    ");";

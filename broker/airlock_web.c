@@ -4,10 +4,13 @@
  *
  *   GET  /api/airlock                          own requests, review queue,
  *                                              notifications
- *   POST /api/airlock/requests                 submit an export
+ *   GET  /api/airlock/outbox?project=P         the caller's outbox files
+ *   POST /api/airlock/uploads?project=P        an import's file, streamed
+ *   POST /api/airlock/requests                 submit an export or import
  *   GET  /api/airlock/requests/ID              files, hashes, findings, votes
  *   POST /api/airlock/requests/ID/votes        {file_sha256, vote, comment}
  *   POST /api/airlock/requests/ID/withdraw     {}
+ *   POST /api/airlock/requests/ID/resubmit     {files} after changes
  *   POST /api/airlock/requests/ID/revoke       {reason}
  *   POST /api/airlock/requests/ID/download-link {file_sha256} -> {url}
  *   GET  /api/airlock/requests/ID/files/SHA256 quarantined bytes, reviewers
@@ -15,7 +18,8 @@
  *   GET  /api/airlock/download/TOKEN           single-use download
  *
  * A reply with file bytes carries "file" {"name", "content_type"} and the
- * open quarantined file as its descriptor; trellis-web streams it. */
+ * open quarantined file as its descriptor; trellis-web streams it. The
+ * handlers of the first four paths are in airlock_submit.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,27 +27,15 @@
 #include <unistd.h>
 
 #include "broker/airlock_private.h"
+#include "broker/airlock_web.h"
 #include "broker/login.h"
 #include "lib/cleanup.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
 
-#define PREFIX "/api/airlock"
+#define PREFIX AIRLOCK_WEB_PREFIX
 
-struct call {
-	struct airlock_service *svc;
-	uint32_t id;
-	const char *method;
-	const char *path;  /* below PREFIX, "" or "/..." */
-	const char *query; /* raw query string, or NULL */
-	json_t *body;
-	struct login_identity who;
-	const char **groups;
-	struct policy_subject subject;
-	char actor[96];
-};
-
-static void send_reply(struct call *c, int status, json_t *body, int fd,
+void airlock_call_send(struct call *c, int status, json_t *body, int fd,
 		       json_t *file)
 {
 	json_t *reply = json_pack("{s:i, s:o}", "status", status, "body",
@@ -59,30 +51,32 @@ static void send_reply(struct call *c, int status, json_t *body, int fd,
 	json_decref(reply);
 }
 
-static void reply_error(struct call *c, int status, const char *message)
+void airlock_call_error(struct call *c, int status, const char *message)
 {
-	send_reply(c, status, json_pack("{s:s}", "error", message), -1, NULL);
+	airlock_call_send(c, status, json_pack("{s:s}", "error", message), -1,
+			  NULL);
 }
 
-static void reply_json(struct call *c, int status, json_t *body)
+void airlock_call_json(struct call *c, int status, json_t *body)
 {
 	if (body == NULL) {
-		reply_error(c, 500, "the airlock store failed; try again");
+		airlock_call_error(c, 500,
+				   "the airlock store failed; try again");
 		return;
 	}
-	send_reply(c, status, body, -1, NULL);
+	airlock_call_send(c, status, body, -1, NULL);
 }
 
 /* Checks that the body has only the keys in ALLOWED (NULL-terminated), so
  * a client cannot pass settings that the server would have to ignore. */
-static bool body_keys_valid(struct call *c, json_t *object,
-			    const char *const *allowed)
+bool airlock_call_keys_valid(struct call *c, json_t *object,
+			     const char *const *allowed)
 {
 	const char *key;
 	json_t *value;
 
 	if (!json_is_object(object)) {
-		reply_error(c, 400, "the body must be a JSON object");
+		airlock_call_error(c, 400, "the body must be a JSON object");
 		return false;
 	}
 	json_object_foreach(object, key, value)
@@ -94,7 +88,7 @@ static bool body_keys_valid(struct call *c, json_t *object,
 			char message[160];
 			snprintf(message, sizeof(message),
 				 "unknown key %.64s in the body", key);
-			reply_error(c, 400, message);
+			airlock_call_error(c, 400, message);
 			return false;
 		}
 	}
@@ -103,8 +97,8 @@ static bool body_keys_valid(struct call *c, json_t *object,
 
 /* Reads the string member KEY of OBJECT, between MIN and MAX bytes long.
  * Replies 400 and returns NULL when it is not. */
-static const char *string_member(struct call *c, json_t *object,
-				 const char *key, size_t min, size_t max)
+const char *airlock_call_string(struct call *c, json_t *object, const char *key,
+				size_t min, size_t max)
 {
 	json_t *value = json_object_get(object, key);
 	char message[160];
@@ -115,23 +109,24 @@ static const char *string_member(struct call *c, json_t *object,
 		return json_string_value(value);
 	snprintf(message, sizeof(message),
 		 "%s must be a string of %zu to %zu bytes", key, min, max);
-	reply_error(c, 400, message);
+	airlock_call_error(c, 400, message);
 	return NULL;
 }
 
 /* Loads request ID and decides ACTION on it for the caller. Replies and
  * returns false when the request is unknown or the policy denies. An
  * unknown request and one the caller may not see both get 404. */
-static bool load_for(struct call *c, const char *id, enum policy_action action,
-		     struct airlock_request *r)
+bool airlock_call_load(struct call *c, const char *id,
+		       enum policy_action action, struct airlock_request *r)
 {
 	struct policy_decision decision;
 	struct policy_decision view;
 
-	int found = airlock_id_valid(id) ? airlock_request_load(c->svc, id, r)
-					 : 0;
+	int found =
+	    airlock_id_valid(id) ? airlock_request_load(c->svc, id, r) : 0;
 	if (found < 0) {
-		reply_error(c, 500, "the airlock store failed; try again");
+		airlock_call_error(c, 500,
+				   "the airlock store failed; try again");
 		return false;
 	}
 	struct policy_resource resource = {
@@ -144,7 +139,7 @@ static bool load_for(struct call *c, const char *id, enum policy_action action,
 			   POLICY_ACTION_AIRLOCK_VIEW, &resource, &view)) {
 		if (found)
 			airlock_request_clear(r);
-		reply_error(c, 404, "no such airlock request");
+		airlock_call_error(c, 404, "no such airlock request");
 		return false;
 	}
 	if (action != POLICY_ACTION_AIRLOCK_VIEW &&
@@ -154,7 +149,7 @@ static bool load_for(struct call *c, const char *id, enum policy_action action,
 		snprintf(message, sizeof(message), "permission denied: %s",
 			 decision.reason);
 		airlock_request_clear(r);
-		reply_error(c, 403, message);
+		airlock_call_error(c, 403, message);
 		return false;
 	}
 	return true;
@@ -186,17 +181,16 @@ static json_t *list_requests(struct call *c, const char *where,
 		if (filter && !filter(c, st))
 			continue;
 		json_array_append_new(
-		    list,
-		    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "id",
-			      sqlite3_column_text(st, 0), "project",
-			      sqlite3_column_text(st, 1), "direction",
-			      sqlite3_column_text(st, 2), "requester",
-			      sqlite3_column_text(st, 3), "state",
-			      sqlite3_column_text(st, 4), "reason",
-			      sqlite3_column_text(st, 5), "created_ms",
-			      (json_int_t)sqlite3_column_int64(st, 6),
-			      "updated_ms",
-			      (json_int_t)sqlite3_column_int64(st, 7)));
+		    list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I}",
+				    "id", sqlite3_column_text(st, 0), "project",
+				    sqlite3_column_text(st, 1), "direction",
+				    sqlite3_column_text(st, 2), "requester",
+				    sqlite3_column_text(st, 3), "state",
+				    sqlite3_column_text(st, 4), "reason",
+				    sqlite3_column_text(st, 5), "created_ms",
+				    (json_int_t)sqlite3_column_int64(st, 6),
+				    "updated_ms",
+				    (json_int_t)sqlite3_column_int64(st, 7)));
 	}
 	sqlite3_reset(st);
 	return list;
@@ -211,8 +205,8 @@ static bool reviewable(struct call *c, sqlite3_stmt *st)
 	struct policy_resource resource = {
 	    .project = (const char *)sqlite3_column_text(st, 1),
 	    .requester = (const char *)sqlite3_column_text(st, 3),
-	    .direction =
-		strcmp(direction, "import") == 0 ? POLICY_IMPORT : POLICY_EXPORT,
+	    .direction = strcmp(direction, "import") == 0 ? POLICY_IMPORT
+							  : POLICY_EXPORT,
 	};
 	return policy_decide(c->svc->m->policy, &c->subject,
 			     POLICY_ACTION_AIRLOCK_REVIEW, &resource,
@@ -232,236 +226,36 @@ static void op_overview(struct call *c)
 		json_decref(mine);
 		json_decref(queue);
 		json_decref(notifications);
-		reply_error(c, 500, "the airlock store failed; try again");
+		airlock_call_error(c, 500,
+				   "the airlock store failed; try again");
 		return;
 	}
-	reply_json(c, 200,
-		   json_pack("{s:o, s:o, s:o}", "requests", mine,
-			     "review_queue", queue, "notifications",
-			     notifications));
+	airlock_call_json(c, 200,
+			  json_pack("{s:o, s:o, s:o}", "requests", mine,
+				    "review_queue", queue, "notifications",
+				    notifications));
 }
 
-static int new_request_id(char id[AIRLOCK_ID_HEX_LEN + 1])
-{
-	unsigned char bytes[AIRLOCK_ID_HEX_LEN / 2];
-	if (getrandom(bytes, sizeof(bytes), 0) != (ssize_t)sizeof(bytes))
-		return -1;
-	for (size_t i = 0; i < sizeof(bytes); i++)
-		snprintf(id + 2 * i, 3, "%02x", bytes[i]);
-	return 0;
-}
-
-/* The files of a submission, checked and copied into quarantine. */
-struct submitted_file {
-	const char *path;
-	const char *description;
-	const char *controls;
-	char sha256[AIRLOCK_SHA256_HEX_LEN + 1];
-	uint64_t size;
-};
-
-static int insert_request(struct call *c, const char *id, const char *project,
-			  const struct submitted_file *files, size_t count)
-{
-	struct store *store = c->svc->m->store;
-	int64_t now_ms = time_wall_ms();
-	sqlite3_stmt *st = store_prepare(
-	    store, "INSERT INTO airlock_requests (id, project, direction, "
-		   "requester, state, created_ms, updated_ms) VALUES (?, ?, "
-		   "'export', ?, 'submitted', ?, ?)");
-	if (st == NULL)
-		return -1;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, project, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, c->who.username, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, now_ms);
-	sqlite3_bind_int64(st, 5, now_ms);
-	int rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE)
-		store_log_step_error(store, st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return -1;
-
-	json_t *listed = json_array();
-	for (size_t i = 0; i < count; i++) {
-		st = store_prepare(
-		    store, "INSERT INTO airlock_files (request_id, position, "
-			   "name, sha256, size_bytes, description, "
-			   "disclosure_controls) VALUES (?, ?, ?, ?, ?, ?, ?)");
-		if (st == NULL)
-			break;
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 2, (int)i);
-		sqlite3_bind_text(st, 3, files[i].path, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, files[i].sha256, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 5, (sqlite3_int64)files[i].size);
-		sqlite3_bind_text(st, 6, files[i].description, -1,
-				  SQLITE_STATIC);
-		sqlite3_bind_text(st, 7, files[i].controls, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
-		if (rc != SQLITE_DONE)
-			store_log_step_error(store, st);
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE)
-			break;
-		json_array_append_new(
-		    listed, json_pack("{s:s, s:s, s:I}", "path", files[i].path,
-				      "sha256", files[i].sha256, "size_bytes",
-				      (json_int_t)files[i].size));
-	}
-	if (rc != SQLITE_DONE) {
-		json_decref(listed);
-		return -1;
-	}
-	json_t *details = json_pack("{s:s, s:s, s:s, s:s, s:o}", "project",
-				    project, "direction", "export", "from",
-				    "draft", "to", "submitted", "files",
-				    listed);
-	int64_t seq = audit_append(c->svc->m->audit, c->actor,
-				   "airlock.submitted", id, "success", details);
-	json_decref(details);
-	return seq < 0 ? -1 : 0;
-}
-
-static void audit_refused(struct call *c, const char *project,
+void airlock_call_refused(struct call *c, const char *project,
 			  const char *error)
 {
 	json_t *details =
 	    json_pack("{s:s, s:s}", "project", project, "error", error);
-	audit_append(c->svc->m->audit, c->actor, "airlock.submitted",
-		     project, "failure", details);
+	audit_append(c->svc->m->audit, c->actor, "airlock.submitted", project,
+		     "failure", details);
 	json_decref(details);
-}
-
-static void op_submit(struct call *c)
-{
-	static const char *const keys[] = {"project", "direction", "files",
-					   NULL};
-	static const char *const file_keys[] = {
-	    "path", "description", "disclosure_controls", NULL};
-	struct policy_decision decision;
-	char error[AIRLOCK_REASON_MAX + AIRLOCK_PATH_MAX];
-	char id[AIRLOCK_ID_HEX_LEN + 1];
-
-	if (!body_keys_valid(c, c->body, keys))
-		return;
-	const char *project = string_member(c, c->body, "project", 1, 64);
-	const char *direction =
-	    project ? string_member(c, c->body, "direction", 1, 16) : NULL;
-	if (!direction)
-		return;
-	if (strcmp(direction, "export") != 0) {
-		/* TODO: imports need a streaming upload route in
-		 * trellis-web. */
-		reply_error(c, 400, strcmp(direction, "import") == 0
-					? "imports are not supported yet"
-					: "direction must be \"export\"");
-		return;
-	}
-	json_t *list = json_object_get(c->body, "files");
-	size_t count = json_array_size(list);
-	if (!json_is_array(list) || count == 0) {
-		reply_error(c, 400, "files must be a non-empty array");
-		return;
-	}
-
-	struct policy_resource resource = {.project = project,
-					   .direction = POLICY_EXPORT,
-					   .file_count = (uint32_t)count};
-	if (!master_policy_decide(c->svc->m, c->actor, &c->subject,
-				  POLICY_ACTION_AIRLOCK_SUBMIT, &resource,
-				  &decision)) {
-		snprintf(error, sizeof(error), "permission denied: %s",
-			 decision.reason);
-		reply_error(c, 403, error);
-		return;
-	}
-	const struct policy_airlock *rules = policy_project_airlock(
-	    policy_find_project(c->svc->m->policy, project), POLICY_EXPORT);
-
-	autofree struct submitted_file *files = calloc(count, sizeof(*files));
-	if (files == NULL) {
-		reply_error(c, 500, "out of memory");
-		return;
-	}
-	for (size_t i = 0; i < count; i++) {
-		json_t *item = json_array_get(list, i);
-		if (!body_keys_valid(c, item, file_keys))
-			return;
-		files[i].path = string_member(c, item, "path", 1,
-					      AIRLOCK_PATH_MAX - 1);
-		if (!files[i].path)
-			return;
-		files[i].description = string_member(
-		    c, item, "description", 1, AIRLOCK_DESCRIPTION_MAX);
-		if (!files[i].description)
-			return;
-		files[i].controls = string_member(
-		    c, item, "disclosure_controls", 1,
-		    AIRLOCK_DESCRIPTION_MAX);
-		if (!files[i].controls)
-			return;
-	}
-
-	/* The copies are taken before anything is written, so a file that
-	 * cannot be read leaves no request behind. */
-	for (size_t i = 0; i < count; i++) {
-		if (airlock_quarantine_from_outbox(
-			c->svc, project, c->who.username, files[i].path,
-			rules->max_file_size_bytes, files[i].sha256,
-			&files[i].size, error, sizeof(error)) < 0) {
-			audit_refused(c, project, error);
-			reply_error(c, strstr(error, "above the limit") ? 413
-									: 400,
-				    error);
-			return;
-		}
-		for (size_t j = 0; j < i; j++) {
-			if (strcmp(files[j].sha256, files[i].sha256) == 0) {
-				snprintf(error, sizeof(error),
-					 "%s and %s have the same content; "
-					 "submit it once",
-					 files[j].path, files[i].path);
-				reply_error(c, 400, error);
-				return;
-			}
-		}
-	}
-
-	struct store *store = c->svc->m->store;
-	if (new_request_id(id) < 0 || store_begin(store) < 0) {
-		reply_error(c, 500, "the airlock store failed; try again");
-		return;
-	}
-	if (insert_request(c, id, project, files, count) < 0) {
-		store_rollback(store);
-		reply_error(c, 500, "the airlock store failed; try again");
-		return;
-	}
-	if (store_commit(store) < 0) {
-		reply_error(c, 500, "the airlock store failed; try again");
-		return;
-	}
-	log_info("airlock_submitted", "request=%s project=%s user=%s files=%zu",
-		 id, project, c->who.username, count);
-
-	airlock_checks_start(c->svc, id);
-	reply_json(c, 201,
-		   json_pack("{s:o}", "request",
-			     airlock_request_json(c->svc, id,
-						  c->who.username)));
 }
 
 static void op_show(struct call *c, const char *id)
 {
 	struct airlock_request r;
 
-	if (!load_for(c, id, POLICY_ACTION_AIRLOCK_VIEW, &r))
+	if (!airlock_call_load(c, id, POLICY_ACTION_AIRLOCK_VIEW, &r))
 		return;
 	airlock_request_clear(&r);
 	json_t *body = airlock_request_json(c->svc, id, c->who.username);
-	reply_json(c, 200, body ? json_pack("{s:o}", "request", body) : NULL);
+	airlock_call_json(c, 200,
+			  body ? json_pack("{s:o}", "request", body) : NULL);
 }
 
 static void op_vote(struct call *c, const char *id)
@@ -473,68 +267,71 @@ static void op_vote(struct call *c, const char *id)
 	char error[AIRLOCK_REASON_MAX];
 	int status;
 
-	if (!body_keys_valid(c, c->body, keys))
+	if (!airlock_call_keys_valid(c, c->body, keys))
 		return;
-	const char *sha256 = string_member(c, c->body, "file_sha256",
-					   AIRLOCK_SHA256_HEX_LEN,
-					   AIRLOCK_SHA256_HEX_LEN);
+	const char *sha256 =
+	    airlock_call_string(c, c->body, "file_sha256",
+				AIRLOCK_SHA256_HEX_LEN, AIRLOCK_SHA256_HEX_LEN);
 	const char *name =
-	    sha256 ? string_member(c, c->body, "vote", 1, 16) : NULL;
-	const char *comment =
-	    name ? string_member(c, c->body, "comment", 0, AIRLOCK_COMMENT_MAX)
-		 : NULL;
+	    sha256 ? airlock_call_string(c, c->body, "vote", 1, 16) : NULL;
+	const char *comment = name ? airlock_call_string(c, c->body, "comment",
+							 0, AIRLOCK_COMMENT_MAX)
+				   : NULL;
 	if (!comment)
 		return;
 	if (!airlock_sha256_valid(sha256) ||
 	    airlock_vote_from_name(name, &vote) < 0) {
-		reply_error(c, 400, "file_sha256 must be 64 lower-case hex "
-				    "digits and vote one of approve, changes, "
-				    "reject");
+		airlock_call_error(c, 400,
+				   "file_sha256 must be 64 lower-case hex "
+				   "digits and vote one of approve, changes, "
+				   "reject");
 		return;
 	}
 	if (vote != AIRLOCK_VOTE_APPROVE && comment[0] == '\0') {
-		reply_error(c, 400, "a vote for changes or rejection needs a "
-				    "comment for the requester");
+		airlock_call_error(c, 400,
+				   "a vote for changes or rejection needs a "
+				   "comment for the requester");
 		return;
 	}
 
 	struct airlock_request r;
-	if (!load_for(c, id, POLICY_ACTION_AIRLOCK_VIEW, &r))
+	if (!airlock_call_load(c, id, POLICY_ACTION_AIRLOCK_VIEW, &r))
 		return;
 	airlock_request_clear(&r);
 	if (airlock_vote(c->svc, id, &c->subject, c->actor, sha256, vote,
 			 comment, &state, &status, error, sizeof(error)) < 0) {
-		reply_error(c, status, error);
+		airlock_call_error(c, status, error);
 		return;
 	}
 	json_t *body = airlock_request_json(c->svc, id, c->who.username);
-	reply_json(c, 200, body ? json_pack("{s:o}", "request", body) : NULL);
+	airlock_call_json(c, 200,
+			  body ? json_pack("{s:o}", "request", body) : NULL);
 }
 
 static void op_withdraw(struct call *c, const char *id)
 {
 	struct airlock_request r;
 
-	if (!load_for(c, id, POLICY_ACTION_AIRLOCK_WITHDRAW, &r))
+	if (!airlock_call_load(c, id, POLICY_ACTION_AIRLOCK_WITHDRAW, &r))
 		return;
-	int rc = airlock_transition(c->svc, id, r.state, AIRLOCK_WITHDRAWN,
-				    c->actor, "withdrawn by the requester",
-				    NULL);
+	int rc =
+	    airlock_transition(c->svc, id, r.state, AIRLOCK_WITHDRAWN, c->actor,
+			       "withdrawn by the requester", NULL);
 	if (rc != 0) {
 		char message[160];
 		snprintf(message, sizeof(message),
 			 "request %s is %s and can no longer be withdrawn", id,
 			 airlock_state_name(r.state));
 		airlock_request_clear(&r);
-		reply_error(c, rc == 1 ? 409 : 500, message);
+		airlock_call_error(c, rc == 1 ? 409 : 500, message);
 		return;
 	}
 	airlock_request_clear(&r);
 	airlock_checks_cancel(c->svc, id);
-	reply_json(c, 200,
-		   json_pack("{s:o}", "request",
-			     airlock_request_json(c->svc, id,
-						  c->who.username)));
+	airlock_call_json(
+	    c, 200,
+	    json_pack("{s:o}", "request",
+		      airlock_request_json(c->svc, id, c->who.username)));
 }
 
 static void op_revoke(struct call *c, const char *id)
@@ -543,24 +340,24 @@ static void op_revoke(struct call *c, const char *id)
 	char error[AIRLOCK_REASON_MAX];
 	int status;
 
-	if (!body_keys_valid(c, c->body, keys))
+	if (!airlock_call_keys_valid(c, c->body, keys))
 		return;
-	const char *reason = string_member(c, c->body, "reason", 1, 400);
+	const char *reason = airlock_call_string(c, c->body, "reason", 1, 400);
 	if (!reason)
 		return;
 	struct airlock_request r;
-	if (!load_for(c, id, POLICY_ACTION_AIRLOCK_VIEW, &r))
+	if (!airlock_call_load(c, id, POLICY_ACTION_AIRLOCK_VIEW, &r))
 		return;
 	airlock_request_clear(&r);
 	if (airlock_revoke(c->svc, id, &c->subject, c->actor, reason, &status,
 			   error, sizeof(error)) < 0) {
-		reply_error(c, status, error);
+		airlock_call_error(c, status, error);
 		return;
 	}
-	reply_json(c, 200,
-		   json_pack("{s:o}", "request",
-			     airlock_request_json(c->svc, id,
-						  c->who.username)));
+	airlock_call_json(
+	    c, 200,
+	    json_pack("{s:o}", "request",
+		      airlock_request_json(c->svc, id, c->who.username)));
 }
 
 /* The SHA-256 of a request's only file, for a link call without
@@ -596,43 +393,45 @@ static void op_link(struct call *c, const char *id)
 	int status;
 	struct airlock_request r;
 
-	if (!body_keys_valid(c, c->body, keys))
+	if (!airlock_call_keys_valid(c, c->body, keys))
 		return;
-	if (!load_for(c, id, POLICY_ACTION_AIRLOCK_DOWNLOAD, &r))
+	if (!airlock_call_load(c, id, POLICY_ACTION_AIRLOCK_DOWNLOAD, &r))
 		return;
 	json_t *given = json_object_get(c->body, "file_sha256");
 	if (given) {
 		if (!json_is_string(given) ||
 		    !airlock_sha256_valid(json_string_value(given))) {
 			airlock_request_clear(&r);
-			reply_error(c, 400, "file_sha256 must be 64 lower-case "
-					    "hex digits");
+			airlock_call_error(c, 400,
+					   "file_sha256 must be 64 lower-case "
+					   "hex digits");
 			return;
 		}
 		snprintf(sha256, sizeof(sha256), "%s",
 			 json_string_value(given));
 	} else if (!only_file(c, id, sha256)) {
 		airlock_request_clear(&r);
-		reply_error(c, 400, "the request has several files; name one "
-				    "with file_sha256");
+		airlock_call_error(c, 400,
+				   "the request has several files; name one "
+				   "with file_sha256");
 		return;
 	}
 
-	int rc = airlock_link_create(c->svc, &r, sha256, c->actor, token,
-				     &expires_ms, &status, error,
-				     sizeof(error));
+	int rc =
+	    airlock_link_create(c->svc, &r, sha256, c->actor, token,
+				&expires_ms, &status, error, sizeof(error));
 	airlock_request_clear(&r);
 	if (rc < 0) {
-		reply_error(c, status, error);
+		airlock_call_error(c, status, error);
 		return;
 	}
 	char url[512];
 	snprintf(url, sizeof(url), "%s" PREFIX "/download/%s",
 		 c->svc->m->config->web_origin, token);
 	explicit_bzero(token, sizeof(token));
-	reply_json(c, 200,
-		   json_pack("{s:s, s:I}", "url", url, "expires_ms",
-			     (json_int_t)expires_ms));
+	airlock_call_json(c, 200,
+			  json_pack("{s:s, s:I}", "url", url, "expires_ms",
+				    (json_int_t)expires_ms));
 	explicit_bzero(url, sizeof(url));
 }
 
@@ -647,7 +446,7 @@ static void send_file(struct call *c, int fd, const char *name)
 {
 	json_t *file = json_pack("{s:s, s:s}", "name", base_name(name),
 				 "content_type", "application/octet-stream");
-	send_reply(c, 200, json_object(), fd, file);
+	airlock_call_send(c, 200, json_object(), fd, file);
 	close(fd);
 }
 
@@ -656,12 +455,13 @@ static void op_file(struct call *c, const char *id, const char *sha256)
 	struct airlock_request r;
 	struct store *store = c->svc->m->store;
 
-	if (!load_for(c, id, POLICY_ACTION_AIRLOCK_REVIEW, &r))
+	if (!airlock_call_load(c, id, POLICY_ACTION_AIRLOCK_REVIEW, &r))
 		return;
 	autofree char *name = NULL;
-	sqlite3_stmt *st = store_prepare(store, "SELECT name FROM airlock_files "
-						"WHERE request_id = ? AND "
-						"sha256 = ?");
+	sqlite3_stmt *st =
+	    store_prepare(store, "SELECT name FROM airlock_files "
+				 "WHERE request_id = ? AND "
+				 "sha256 = ?");
 	if (st) {
 		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, sha256, -1, SQLITE_STATIC);
@@ -671,15 +471,16 @@ static void op_file(struct call *c, const char *id, const char *sha256)
 	}
 	airlock_request_clear(&r);
 	if (name == NULL) {
-		reply_error(c, 404, "the request has no such file");
+		airlock_call_error(c, 404, "the request has no such file");
 		return;
 	}
 	int fd = airlock_quarantine_open(c->svc, sha256);
 	if (fd < 0) {
 		log_error("airlock_file_missing", "request=%s sha256=%s", id,
 			  sha256);
-		reply_error(c, 500, "the quarantined file is missing; tell a "
-				    "steward");
+		airlock_call_error(c, 500,
+				   "the quarantined file is missing; tell a "
+				   "steward");
 		return;
 	}
 	json_t *details = json_pack("{s:s}", "sha256", sha256);
@@ -696,24 +497,24 @@ static void op_download(struct call *c, const char *token)
 	int status;
 
 	if (strlen(token) != AIRLOCK_TOKEN_LEN) {
-		reply_error(c, 404, "no such download link");
+		airlock_call_error(c, 404, "no such download link");
 		return;
 	}
 	int fd = airlock_link_use(c->svc, token, &c->subject, c->actor, &name,
 				  &status, error, sizeof(error));
 	if (fd < 0) {
-		log_warn("airlock_download_refused", "user=%s status=%d "
-						     "reason=%s",
+		log_warn("airlock_download_refused",
+			 "user=%s status=%d "
+			 "reason=%s",
 			 c->who.username, status, error);
-		reply_error(c, status, error);
+		airlock_call_error(c, status, error);
 		return;
 	}
 	send_file(c, fd, name ? name : "download");
 }
 
-/* Copies the value of NAME from the query string QUERY into OUT. */
-static bool query_value(const char *query, const char *name, char *out,
-			size_t size)
+bool airlock_query_value(const char *query, const char *name, char *out,
+			 size_t size)
 {
 	size_t name_len = strlen(name);
 
@@ -740,18 +541,22 @@ static void route(struct call *c)
 	if (strcmp(c->path, "") == 0 && get)
 		return op_overview(c);
 	if (strcmp(c->path, "/requests") == 0 && post)
-		return op_submit(c);
-	if (sscanf(c->path, "/download/%79[A-Za-z0-9_-]%1s", tail, rest) ==
-		1 &&
+		return airlock_op_submit(c);
+	if (strcmp(c->path, "/outbox") == 0 && get)
+		return airlock_op_outbox(c);
+	if (strcmp(c->path, "/uploads") == 0 && post)
+		return airlock_op_upload(c);
+	if (sscanf(c->path, "/download/%79[A-Za-z0-9_-]%1s", tail, rest) == 1 &&
 	    get)
 		return op_download(c, tail);
 	if (sscanf(c->path, "/files/%79[0-9a-f]%1s", tail, rest) == 1 && get) {
 		char request[AIRLOCK_ID_HEX_LEN + 2];
 		if (!airlock_sha256_valid(tail) ||
-		    !query_value(c->query, "request", request,
-				 sizeof(request))) {
-			reply_error(c, 400, "name the request: "
-					    "?request=ID");
+		    !airlock_query_value(c->query, "request", request,
+					 sizeof(request))) {
+			airlock_call_error(c, 400,
+					   "name the request: "
+					   "?request=ID");
 			return;
 		}
 		return op_file(c, request, tail);
@@ -766,6 +571,8 @@ static void route(struct call *c)
 			return op_vote(c, id);
 		if (strcmp(rest, "/withdraw") == 0 && post)
 			return op_withdraw(c, id);
+		if (strcmp(rest, "/resubmit") == 0 && post)
+			return airlock_op_resubmit(c, id);
 		if (strcmp(rest, "/revoke") == 0 && post)
 			return op_revoke(c, id);
 		if (strcmp(rest, "/download-link") == 0 && post)
@@ -774,7 +581,7 @@ static void route(struct call *c)
 		    airlock_sha256_valid(tail) && get)
 			return op_file(c, id, tail);
 	}
-	reply_error(c, 404, "unknown airlock API path or method");
+	airlock_call_error(c, 404, "unknown airlock API path or method");
 }
 
 void airlock_handle_web(struct airlock_service *svc, uint32_t request_id,
@@ -786,18 +593,18 @@ void airlock_handle_web(struct airlock_service *svc, uint32_t request_id,
 	    .method = json_string_value(json_object_get(request, "method")),
 	    .path = json_string_value(json_object_get(request, "path")),
 	    .query = json_string_value(json_object_get(request, "query")),
+	    .request = request,
 	    .body = json_object_get(request, "body"),
 	};
 
 	if (!c.method || !c.path || strncmp(c.path, PREFIX, strlen(PREFIX)) ||
 	    (c.path[strlen(PREFIX)] != '\0' && c.path[strlen(PREFIX)] != '/')) {
 		c.path = "(invalid)";
-		reply_error(&c, 400, "malformed request");
+		airlock_call_error(&c, 400, "malformed request");
 		return;
 	}
 	if (svc->m->login == NULL ||
-	    !login_require_identity(svc->m->login, request_id, request,
-				    &c.who))
+	    !login_require_identity(svc->m->login, request_id, request, &c.who))
 		return;
 	c.path += strlen(PREFIX);
 
@@ -805,11 +612,12 @@ void airlock_handle_web(struct airlock_service *svc, uint32_t request_id,
 	c.groups = calloc(count ? count : 1, sizeof(*c.groups));
 	if (c.groups == NULL) {
 		login_identity_clear(&c.who);
-		reply_error(&c, 500, "out of memory");
+		airlock_call_error(&c, 500, "out of memory");
 		return;
 	}
 	for (size_t i = 0; i < count; i++)
-		c.groups[i] = json_string_value(json_array_get(c.who.groups, i));
+		c.groups[i] =
+		    json_string_value(json_array_get(c.who.groups, i));
 	c.subject = (struct policy_subject){.user = c.who.username,
 					    .groups = c.groups,
 					    .group_count = count,

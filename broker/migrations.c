@@ -119,6 +119,7 @@ const struct store_migration store_migrations[] = {
     {3, "portal login", migration_3_login},
     {4, "sessions", migration_4_sessions},
     {5, "airlock", airlock_migration_sql},
+    {6, "airlock imports", airlock_migration_imports_sql},
 };
 
 const size_t store_migrations_count =

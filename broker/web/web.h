@@ -43,6 +43,14 @@ struct web_config {
 
 /* How long an API call waits for the master's reply before it gets 503. */
 #define WEB_API_REPLY_TIMEOUT_MS 10000
+/* lws closes a connection whose client sends nothing for this long. */
+#define WEB_HTTP_TIMEOUT_S 10
+/* An airlock upload: bytes held while the master's pipe is full or not
+ * there yet, how often a full pipe is tried again, and how long it may
+ * stay full before the upload fails. */
+#define WEB_UPLOAD_BUFFER   (256u * 1024u)
+#define WEB_UPLOAD_RETRY_US (10 * 1000)
+#define WEB_UPLOAD_STALL_MS 60000
 
 /* API calls waiting for the master's reply, by request id. An entry is
  * removed when the reply arrives, the wait times out or the connection
@@ -162,6 +170,10 @@ void web_reply_clear(struct web_reply *reply);
 /* Hands the master's reply to the waiting connection WSI, which sends it
  * when lws next reports it writeable. Takes the contents of REPLY. */
 void web_http_deliver_reply(struct lws *wsi, struct web_reply *reply);
+
+/* Hands the upload waiting on WSI the write end FD of the master's pipe,
+ * from a "continue" reply. Takes FD. */
+void web_http_upload_continue(struct lws *wsi, int fd);
 
 /* web_api.c */
 

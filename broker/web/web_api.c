@@ -20,6 +20,9 @@
  *   Only "status" is required. "set_token" sets the session cookie, with
  *   "cookie_max_age_s" as its Max-Age, and "clear_token" expires it.
  *
+ *   {"status": 100, "continue": true} with one descriptor: the write end
+ *   of a pipe for an airlock upload's body; the final reply follows.
+ *
  * IPC_WEB_LOGOUT, master -> web front, request id 0:
  *   {"token_hash": "<64 lowercase hex>", "reason": "logout"}, where
  *   token_hash is the SHA-256 of the ended login's token. Its WebSocket
@@ -289,11 +292,10 @@ static int take_reply_file(struct ipc_msg *msg, struct web_reply *reply)
 	size_t used = 0;
 	for (const char *p = name ? name : "download";
 	     *p && used + 1 < sizeof(reply->file_name); p++)
-		reply->file_name[used++] =
-		    (isalnum((unsigned char)*p) || *p == '.' || *p == '-' ||
-		     *p == '_')
-			? *p
-			: '_';
+		reply->file_name[used++] = (isalnum((unsigned char)*p) ||
+					    *p == '.' || *p == '-' || *p == '_')
+					       ? *p
+					       : '_';
 	reply->file_name[used] = '\0';
 	return 0;
 }
@@ -304,12 +306,28 @@ void web_api_handle_reply(struct web_state *state, struct ipc_msg *msg)
 	struct web_reply reply = {0};
 	const char *reason = NULL;
 
+	/* "continue" hands an upload its pipe; the call keeps waiting for
+	 * the final reply. */
+	bool proceed = json_is_true(json_object_get(msg->body, "continue"));
 	for (size_t i = 0; i < state->pending_count; i++) {
 		if (state->pending[i].request_id == msg->request_id) {
 			wsi = state->pending[i].wsi;
-			pending_remove_at(state, i);
+			if (!proceed)
+				pending_remove_at(state, i);
 			break;
 		}
+	}
+	if (proceed && wsi != NULL && msg->nfds == 1 && msg->fds[0] >= 0) {
+		int fd = msg->fds[0];
+		msg->fds[0] = -1;
+		web_http_upload_continue(wsi, fd);
+		return;
+	}
+	if (proceed) {
+		log_warn("web_reply_dropped", "request_id=%u reason=%s",
+			 msg->request_id,
+			 "a continue reply needs a waiting call and one pipe");
+		return;
 	}
 	/* The connection closed or its wait timed out before the reply
 	 * came. */

@@ -1,5 +1,6 @@
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 
 #include "broker/web/web.h"
 #include "lib/cleanup.h"
+#include "lib/event.h"
 
 /* Bytes read from a file per writeable callback. */
 #define WEB_FILE_CHUNK (16u * 1024u)
@@ -58,6 +60,18 @@ struct web_request {
 	size_t request_body_len;
 	size_t request_body_expected;
 	bool awaiting_master;
+
+	/* An airlock upload: the body goes into the pipe the master sends
+	 * with its "continue" reply. Bytes that arrive before it, or while
+	 * the pipe is full, wait in upload_buffer, and lws reads no more
+	 * from the client meanwhile. */
+	bool upload;
+	int upload_fd;
+	char *upload_buffer;
+	size_t upload_buffered;
+	uint64_t upload_received;
+	bool upload_body_done;
+	int64_t upload_progress_ms; /* when bytes last moved */
 };
 
 typedef int (*web_handler_fn)(struct lws *wsi, struct web_state *state,
@@ -95,6 +109,10 @@ static const struct web_api_route api_routes[] = {
     /* The master parses airlock paths itself (broker/airlock_web.c). */
     {"/api/airlock", WEB_METHOD_GET, "airlock"},
     {"/api/airlock/requests", WEB_METHOD_POST, "airlock"},
+    {"/api/airlock/outbox", WEB_METHOD_GET, "airlock"},
+    /* The body is a file, streamed to the master (api_expect_upload). */
+    {"/api/airlock/uploads", WEB_METHOD_POST, "airlock"},
+    {"/api/airlock/requests/*/resubmit", WEB_METHOD_POST, "airlock"},
     {"/api/airlock/requests/*", WEB_METHOD_GET, "airlock"},
     {"/api/airlock/requests/*/votes", WEB_METHOD_POST, "airlock"},
     {"/api/airlock/requests/*/withdraw", WEB_METHOD_POST, "airlock"},
@@ -156,6 +174,15 @@ static void request_release(struct web_request *req)
 	req->request_body = NULL;
 	free(req->owned_body);
 	req->owned_body = NULL;
+	/* lws zeroes a new connection's data, so a descriptor counts only
+	 * while an upload owns it. */
+	if (req->upload && req->upload_fd >= 0)
+		close(req->upload_fd);
+	req->upload = false;
+	req->upload_fd = -1;
+	free(req->upload_buffer);
+	req->upload_buffer = NULL;
+	req->upload_buffered = 0;
 	explicit_bzero(req->set_cookie, sizeof(req->set_cookie));
 }
 
@@ -164,6 +191,7 @@ static void request_reset(struct web_request *req)
 	request_release(req);
 	memset(req, 0, sizeof(*req));
 	req->file_fd = -1;
+	req->upload_fd = -1;
 	req->method_name = "unknown";
 }
 
@@ -603,6 +631,188 @@ static void api_body_complete(struct lws *wsi, struct web_state *state,
 	api_forward(wsi, state, req);
 }
 
+/* Airlock uploads. The master decides the call from its headers first,
+ * so trellis-web reads no byte of the body before that. */
+
+static bool content_type_is_octets(struct lws *wsi)
+{
+	static const char octets[] = "application/octet-stream";
+	char type[128];
+
+	if (lws_hdr_copy(wsi, type, sizeof(type),
+			 WSI_TOKEN_HTTP_CONTENT_TYPE) <= 0)
+		return false;
+	return strncasecmp(type, octets, strlen(octets)) == 0 &&
+	       (type[strlen(octets)] == '\0' || type[strlen(octets)] == ';');
+}
+
+static void upload_fail(struct lws *wsi, struct web_request *req,
+			unsigned status, const char *body)
+{
+	if (req->awaiting_master) {
+		web_api_cancel(lws_context_user(lws_get_context(wsi)), wsi);
+		req->awaiting_master = false;
+	}
+	if (req->upload_fd >= 0)
+		close(req->upload_fd);
+	req->upload_fd = -1;
+	req->close_after = true;
+	lws_rx_flow_control(wsi, 1);
+	queue_api_error(wsi, req, status, body);
+}
+
+static void api_expect_upload(struct lws *wsi, struct web_state *state,
+			      struct web_request *req)
+{
+	uint64_t length = 0;
+	bool missing = false;
+
+	req->close_after = unread_body_needs_close(wsi, req);
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0 ||
+	    parse_content_length(wsi, &length, &missing) < 0 ||
+	    length > (uint64_t)INT64_MAX) {
+		req->close_after = true;
+		queue_api_error(wsi, req, HTTP_STATUS_LENGTH_REQUIRED,
+				"{\"error\":\"an upload needs a "
+				"Content-Length\"}");
+		return;
+	}
+	if (!content_type_is_octets(wsi)) {
+		queue_api_error(wsi, req, HTTP_STATUS_UNSUPPORTED_MEDIA_TYPE,
+				"{\"error\":\"Content-Type must be "
+				"application/octet-stream\"}");
+		return;
+	}
+	req->upload = true;
+	req->upload_buffer = malloc(WEB_UPLOAD_BUFFER);
+	if (req->upload_buffer == NULL) {
+		upload_fail(wsi, req, HTTP_STATUS_SERVICE_UNAVAILABLE,
+			    "{\"error\":\"service unavailable\"}");
+		return;
+	}
+	json_object_set_new(req->api_request, "upload_length",
+			    json_integer((json_int_t)length));
+	json_object_set_new(req->api_request, "body", json_object());
+	req->upload_body_done = length == 0;
+	/* lws may still hand over what it has read already; the rest waits
+	 * in the socket until the master's decision. */
+	lws_rx_flow_control(wsi, 0);
+	api_forward(wsi, state, req);
+}
+
+/* Writes buffered bytes into the pipe. Returns 1 when all went, 0 when
+ * the pipe is full, -1 when it failed. */
+static int upload_flush(struct web_request *req)
+{
+	size_t done = 0;
+
+	while (done < req->upload_buffered) {
+		ssize_t n = write(req->upload_fd, req->upload_buffer + done,
+				  req->upload_buffered - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0)
+			return -1;
+		done += (size_t)n;
+	}
+	if (done) {
+		memmove(req->upload_buffer, req->upload_buffer + done,
+			req->upload_buffered - done);
+		req->upload_buffered -= done;
+		req->upload_progress_ms = time_monotonic_ms();
+	}
+	return req->upload_buffered == 0;
+}
+
+/* Moves the upload on: flushes the buffer, then lets lws read more, or
+ * ends the body, or waits for room in the pipe. */
+static void upload_pump(struct lws *wsi, struct web_request *req)
+{
+	if (req->upload_fd < 0 || req->status != 0)
+		return;
+	int flushed = upload_flush(req);
+	if (flushed < 0) {
+		/* The master closed its end: its reply follows. */
+		close(req->upload_fd);
+		req->upload_fd = -1;
+		req->close_after = true;
+		lws_set_timer_usecs(wsi, (lws_usec_t)WEB_API_REPLY_TIMEOUT_MS *
+					     LWS_US_PER_MS);
+		return;
+	}
+	if (flushed == 0) {
+		if (time_monotonic_ms() - req->upload_progress_ms >
+		    WEB_UPLOAD_STALL_MS) {
+			upload_fail(wsi, req, HTTP_STATUS_SERVICE_UNAVAILABLE,
+				    "{\"error\":\"the broker stopped "
+				    "taking the upload\"}");
+			return;
+		}
+		/* lws reads nothing more meanwhile, and its own timeout for
+		 * a silent client must not fire either. */
+		lws_rx_flow_control(wsi, 0);
+		lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT,
+				WEB_HTTP_TIMEOUT_S);
+		lws_set_timer_usecs(wsi, WEB_UPLOAD_RETRY_US);
+		return;
+	}
+	if (req->upload_body_done) {
+		close(req->upload_fd);
+		req->upload_fd = -1;
+		lws_set_timer_usecs(wsi, (lws_usec_t)WEB_API_REPLY_TIMEOUT_MS *
+					     LWS_US_PER_MS);
+		return;
+	}
+	lws_set_timer_usecs(wsi, LWS_SET_TIMER_USEC_CANCEL);
+	lws_rx_flow_control(wsi, 1);
+}
+
+static void upload_receive(struct lws *wsi, struct web_request *req,
+			   const void *in, size_t len)
+{
+	if (req->status != 0)
+		return;
+	if (len > WEB_UPLOAD_BUFFER - req->upload_buffered) {
+		/* lws delivered more than one read while told to wait. */
+		upload_fail(wsi, req, HTTP_STATUS_SERVICE_UNAVAILABLE,
+			    "{\"error\":\"service unavailable\"}");
+		return;
+	}
+	memcpy(req->upload_buffer + req->upload_buffered, in, len);
+	req->upload_buffered += len;
+	req->upload_received += len;
+	upload_pump(wsi, req);
+}
+
+static void upload_body_complete(struct lws *wsi, struct web_request *req)
+{
+	req->upload_body_done = true;
+	upload_pump(wsi, req);
+}
+
+void web_http_upload_continue(struct lws *wsi, int fd)
+{
+	struct web_request *req = lws_wsi_user(wsi);
+
+	if (req == NULL || !req->upload || req->upload_fd >= 0 ||
+	    req->status != 0) {
+		close(fd);
+		return;
+	}
+	int flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+		close(fd);
+		upload_fail(wsi, req, HTTP_STATUS_SERVICE_UNAVAILABLE,
+			    "{\"error\":\"service unavailable\"}");
+		return;
+	}
+	req->upload_fd = fd;
+	req->upload_progress_ms = time_monotonic_ms();
+	upload_pump(wsi, req);
+}
+
 /* Adds the URL's query string as "query", for calls whose arguments are
  * in it. lws hands each argument separately, so they are joined with '&'.
  * The query is never logged, because it may carry a token. */
@@ -675,6 +885,10 @@ static int handle_api(struct lws *wsi, struct web_state *state,
 		api_forward(wsi, state, req);
 		return 0;
 	}
+	if (strcmp(req->path, "/api/airlock/uploads") == 0) {
+		api_expect_upload(wsi, state, req);
+		return 0;
+	}
 	api_expect_body(wsi, state, req);
 	return 0;
 }
@@ -689,6 +903,16 @@ void web_http_deliver_reply(struct lws *wsi, struct web_reply *reply)
 	}
 	req->awaiting_master = false;
 	lws_set_timer_usecs(wsi, LWS_SET_TIMER_USEC_CANCEL);
+	if (req->upload) {
+		/* A reply before the whole body went means the master
+		 * stopped reading it, so the rest is not read either. */
+		if (req->upload_fd >= 0 || !req->upload_body_done)
+			req->close_after = true;
+		if (req->upload_fd >= 0)
+			close(req->upload_fd);
+		req->upload_fd = -1;
+		lws_rx_flow_control(wsi, 1);
+	}
 
 	if (reply->cookie_action == WEB_COOKIE_SET &&
 	    reply->cookie_max_age_s >= 0)
@@ -924,8 +1148,7 @@ int web_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		case LWS_CALLBACK_TIMER:
 		case LWS_CALLBACK_CLOSED:
 		case LWS_CALLBACK_WSI_DESTROY:
-			return web_desktop_callback(wsi, reason, user, in,
-						    len);
+			return web_desktop_callback(wsi, reason, user, in, len);
 		default:
 			break;
 		}
@@ -947,26 +1170,37 @@ int web_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		 * response of a route without a body went out from
 		 * LWS_CALLBACK_HTTP and completes the transaction itself, so
 		 * lws's default handler must not complete it again. */
-		if (req != NULL)
+		if (req != NULL && req->upload)
+			upload_receive(wsi, req, in, len);
+		else if (req != NULL)
 			api_receive_body(wsi, req, in, len);
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		if (req != NULL)
+		if (req != NULL && req->upload)
+			upload_body_complete(wsi, req);
+		else if (req != NULL)
 			api_body_complete(wsi, state, req);
 		return 0;
 	case LWS_CALLBACK_TIMER:
-		if (req != NULL)
+		/* An upload waiting for room in the pipe tries again. */
+		if (req != NULL && req->upload && req->upload_fd >= 0 &&
+		    req->upload_buffered > 0)
+			upload_pump(wsi, req);
+		else if (req != NULL)
 			api_timeout(wsi, state, req);
 		return 0;
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
 		/* lws allocates the connection's user data only for plain
 		 * HTTP, and the upgrade's response is complete on return. */
-		struct web_request upgrade_req = {.file_fd = -1};
+		struct web_request upgrade_req = {.file_fd = -1,
+						  .upload_fd = -1};
 		return handle_upgrade(wsi, state, &upgrade_req, in);
 	}
 	case LWS_CALLBACK_HTTP_BIND_PROTOCOL:
-		if (req != NULL)
+		if (req != NULL) {
 			req->file_fd = -1;
+			req->upload_fd = -1;
+		}
 		break;
 	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:

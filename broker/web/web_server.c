@@ -31,7 +31,6 @@
  * memory, instead of spinning on a socket that stays readable. */
 #define WEB_ACCEPT_BACKOFF_US (200 * LWS_US_PER_MS)
 
-#define WEB_HTTP_TIMEOUT_S	10
 #define WEB_KEEPALIVE_TIMEOUT_S 30
 #define WEB_MAX_HEADER_BYTES	8192
 
