@@ -23,16 +23,22 @@ export function clearCsrfToken() {
 	sessionStorage.removeItem(CSRF_STORAGE_KEY);
 }
 
-function errorMessage(method, path, response, body) {
+// RETRY_AFTER is the Retry-After header's value, or null.
+function errorMessage(method, path, status, retryAfter, body) {
 	if (body && typeof body.error === 'string' && body.error !== '') {
-		const retry = response.headers.get('Retry-After');
-		if (response.status === 429 && retry)
-			return `${body.error} Try again in ${retry} seconds.`;
+		if (status === 429 && retryAfter)
+			return `${body.error} Try again in ${retryAfter} seconds.`;
 		return body.error;
 	}
-	if (response.status === 401)
+	if (status === 401)
 		return 'You are not logged in. Log in again.';
-	return `${method} ${path} failed with HTTP status ${response.status}.`;
+	if (status === 413)
+		return `${method} ${path} failed: the file is larger than the project allows.`;
+	return `${method} ${path} failed with HTTP status ${status}.`;
+}
+
+function csrfToken() {
+	return sessionStorage.getItem(CSRF_STORAGE_KEY);
 }
 
 async function call(method, path, body) {
@@ -41,7 +47,7 @@ async function call(method, path, body) {
 
 	if (method !== 'GET') {
 		headers['Content-Type'] = 'application/json';
-		const token = sessionStorage.getItem(CSRF_STORAGE_KEY);
+		const token = csrfToken();
 		if (token)
 			headers['X-CSRF-Token'] = token;
 		init.body = JSON.stringify(body ?? {});
@@ -63,7 +69,8 @@ async function call(method, path, body) {
 	}
 	if (!response.ok)
 		throw new ApiError(response.status,
-			errorMessage(method, path, response, data), data);
+			errorMessage(method, path, response.status,
+				response.headers.get('Retry-After'), data), data);
 	if (data === null || typeof data !== 'object')
 		throw new ApiError(response.status,
 			`${method} ${path} returned no JSON object.`);
@@ -77,4 +84,109 @@ export function apiGet(path) {
 
 export function apiPost(path, body) {
 	return call('POST', path, body);
+}
+
+// Sends BLOB as the raw body of a POST to PATH, with the CSRF token, and
+// returns the JSON reply. XMLHttpRequest is used instead of fetch because
+// only it reports upload progress. ON_PROGRESS, when given, receives the
+// bytes sent so far and the total. Throws ApiError like the JSON calls.
+export function apiUpload(path, blob, onProgress) {
+	return new Promise((resolve, reject) => {
+		const request = new XMLHttpRequest();
+		request.open('POST', path);
+		request.setRequestHeader('Accept', 'application/json');
+		request.setRequestHeader('Content-Type', 'application/octet-stream');
+		const token = csrfToken();
+		if (token)
+			request.setRequestHeader('X-CSRF-Token', token);
+		if (onProgress)
+			request.upload.addEventListener('progress', (event) => {
+				onProgress(event.loaded, event.lengthComputable ? event.total : blob.size);
+			});
+
+		request.addEventListener('error', () => {
+			// The server replies 413 before it reads the body of a file
+			// that is too large, and then the browser may report only a
+			// failed request.
+			reject(new ApiError(0, 'The upload stopped before the server replied. ' +
+				'The file may be larger than the project allows, or the connection failed.'));
+		});
+		request.addEventListener('abort', () => {
+			reject(new ApiError(0, 'The upload was cancelled.'));
+		});
+		request.addEventListener('load', () => {
+			let data = null;
+			try {
+				data = JSON.parse(request.responseText);
+			} catch (error) {
+				data = null;
+			}
+			if (request.status < 200 || request.status > 299) {
+				reject(new ApiError(request.status,
+					errorMessage('POST', path, request.status,
+						request.getResponseHeader('Retry-After'), data), data));
+				return;
+			}
+			if (data === null || typeof data !== 'object') {
+				reject(new ApiError(request.status,
+					`POST ${path} returned no JSON object.`));
+				return;
+			}
+			storeCsrfToken(data.csrf_token);
+			resolve(data);
+		});
+		request.send(blob);
+	});
+}
+
+// Fetches the bytes at PATH, but stops reading after MAX_BYTES. Returns
+// {bytes: Uint8Array, truncated: bool}. Throws ApiError for an error
+// status, with the server's message when the reply is JSON.
+export async function apiGetBytes(path, maxBytes) {
+	let response;
+	try {
+		response = await fetch(path, { credentials: 'same-origin', cache: 'no-store' });
+	} catch (error) {
+		throw new ApiError(0, 'The Trellis server could not be reached. ' +
+			'Check your network connection and try again.');
+	}
+	if (!response.ok) {
+		let data = null;
+		try {
+			data = await response.json();
+		} catch (error) {
+			data = null;
+		}
+		throw new ApiError(response.status,
+			errorMessage('GET', path, response.status,
+				response.headers.get('Retry-After'), data), data);
+	}
+
+	const chunks = [];
+	let length = 0;
+	let truncated = false;
+	const reader = response.body.getReader();
+	for (;;) {
+		const { done, value } = await reader.read();
+		if (done)
+			break;
+		chunks.push(value);
+		length += value.length;
+		if (length > maxBytes) {
+			truncated = true;
+			await reader.cancel();
+			break;
+		}
+	}
+
+	const bytes = new Uint8Array(Math.min(length, maxBytes));
+	let offset = 0;
+	for (const chunk of chunks) {
+		const part = chunk.subarray(0, bytes.length - offset);
+		bytes.set(part, offset);
+		offset += part.length;
+		if (offset === bytes.length)
+			break;
+	}
+	return { bytes, truncated };
 }

@@ -116,6 +116,13 @@ function renderProject(project) {
 	}
 	if (active && session.state !== 'stopping')
 		actions.append(button('Stop session', () => stopSession(project), 'secondary'));
+
+	const airlock = document.createElement('a');
+	airlock.className = 'button secondary';
+	airlock.href = `airlock.html?project=${encodeURIComponent(project.id)}`;
+	airlock.textContent = 'Airlock';
+	airlock.setAttribute('aria-label', `Airlock of ${project.title || project.id}`);
+	actions.append(airlock);
 	return item;
 }
 
