@@ -483,6 +483,7 @@ void airlock_service_stop(struct airlock_service *svc)
 	airlock_checks_stop_all(svc);
 	airlock_jobs_stop(svc);
 	airlock_mailer_stop(svc);
+	json_decref(svc->waiting_deliveries);
 	if (svc->quarantine_fd >= 0)
 		close(svc->quarantine_fd);
 	free(svc);

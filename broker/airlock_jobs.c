@@ -67,8 +67,13 @@ static void reap_finished(struct airlock_jobs *jobs)
 		pthread_mutex_unlock(&jobs->lock);
 		if (found == NULL)
 			return;
+		struct airlock_service *svc = found->svc;
 		pthread_join(found->thread, NULL);
 		found->done(found);
+		/* A slot is free: an import that found none gets it, unless
+		 * the service is stopping. */
+		if (jobs->stop_pipe[1] >= 0)
+			airlock_deliveries_resume(svc);
 	}
 }
 
@@ -153,9 +158,13 @@ int airlock_job_start(struct airlock_service *svc, struct airlock_job *job)
 	job->stop_fd = jobs->stop_pipe[0];
 	job->finished = false;
 	pthread_mutex_lock(&jobs->lock);
-	if (jobs->count >= AIRLOCK_MAX_JOBS) {
+	size_t owned = 0;
+	for (struct airlock_job *other = jobs->list; other; other = other->next)
+		owned += job->owner[0] && strcmp(other->owner, job->owner) == 0;
+	if (jobs->count >= AIRLOCK_MAX_JOBS ||
+	    owned >= AIRLOCK_MAX_JOBS_PER_USER) {
 		pthread_mutex_unlock(&jobs->lock);
-		return -1;
+		return owned >= AIRLOCK_MAX_JOBS_PER_USER ? -2 : -1;
 	}
 	job->next = jobs->list;
 	jobs->list = job;

@@ -33,6 +33,9 @@
 /* File jobs running at once (copies into quarantine, uploads, deliveries
  * into inboxes). More get "busy, try again". */
 #define AIRLOCK_MAX_JOBS 8
+/* File jobs of one user at once, so that one user cannot take every
+ * slot, for example with uploads that send nothing. */
+#define AIRLOCK_MAX_JOBS_PER_USER 3
 /* An upload or copy whose source sends nothing this long fails. */
 #define AIRLOCK_UPLOAD_IDLE_MS 60000
 
@@ -48,6 +51,9 @@ struct airlock_service {
 	struct airlock_mailer *mailer;
 	uint64_t mail_timer;
 	struct airlock_jobs *jobs;
+	/* Ids of approved imports that found every job slot taken. A job
+	 * that ends starts their deliveries. */
+	json_t *waiting_deliveries;
 };
 
 /* A piece of file work off the master's loop (airlock_jobs.c). A job
@@ -57,8 +63,9 @@ struct airlock_job {
 	struct airlock_service *svc;
 	int (*work)(struct airlock_job *job);
 	void (*done)(struct airlock_job *job);
-	int status;  /* what WORK returned */
-	int stop_fd; /* hangs up when the service stops */
+	int status;	 /* what WORK returned */
+	char owner[128]; /* the user who started it, or "" for trellisd */
+	int stop_fd;	 /* hangs up when the service stops */
 	/* private to airlock_jobs.c */
 	pthread_t thread;
 	bool finished;
@@ -68,13 +75,16 @@ struct airlock_job {
 int airlock_jobs_start(struct airlock_service *svc);
 /* Stops and completes every job: their waits end with an error. */
 void airlock_jobs_stop(struct airlock_service *svc);
-/* Starts JOB. Returns 0, or -1 when AIRLOCK_MAX_JOBS run already or no
- * thread starts; then the caller still owns JOB. */
+/* Starts JOB. Returns 0, -2 when its owner runs AIRLOCK_MAX_JOBS_PER_USER
+ * jobs already, or -1 when AIRLOCK_MAX_JOBS run or no thread starts; then
+ * the caller still owns JOB. */
 int airlock_job_start(struct airlock_service *svc, struct airlock_job *job);
 /* Waits up to TIMEOUT_MS (-1 for ever) for FD to be readable, from a work
  * function. Returns 1 when it is, 0 on timeout, -2 when the service stops
  * and -1 on error. */
 int airlock_job_wait_readable(struct airlock_job *job, int fd, int timeout_ms);
+/* Starts the deliveries of imports that waited for a job slot. */
+void airlock_deliveries_resume(struct airlock_service *svc);
 
 /* One request row, as airlock_request_load reads it. */
 struct airlock_request {

@@ -6,6 +6,7 @@
  * revoking a request stops every link issued before. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <stdio.h>
@@ -39,6 +40,7 @@ struct delivery_job {
 	struct delivery_file *files;
 	size_t count;
 	char error[AIRLOCK_REASON_MAX];
+	bool stopped; /* a stop of trellisd cut the delivery short */
 };
 
 static void delivery_free(struct delivery_job *d)
@@ -52,17 +54,33 @@ static void delivery_free(struct delivery_job *d)
 	free(d);
 }
 
-/* Writes NAME with " (N)" before its extension into OUT. */
+/* Writes NAME with " (N)" before its extension into OUT. The part before
+ * the extension is shortened when the result would pass NAME_MAX bytes,
+ * which the file system refuses. */
 static void numbered_name(const char *name, unsigned n, char *out, size_t size)
 {
+	char suffix[16];
+	size_t len = strlen(name);
 	const char *dot = strrchr(name, '.');
+
 	if (n == 1) {
 		snprintf(out, size, "%s", name);
 		return;
 	}
-	if (dot == NULL || dot == name)
-		dot = name + strlen(name);
-	snprintf(out, size, "%.*s (%u)%s", (int)(dot - name), name, n, dot);
+	size_t suffix_len =
+	    (size_t)snprintf(suffix, sizeof(suffix), " (%u)", n);
+	if (dot == NULL || dot == name ||
+	    (size_t)(name + len - dot) + suffix_len >= NAME_MAX)
+		dot = name + len;
+	size_t stem = (size_t)(dot - name);
+	size_t room = NAME_MAX - suffix_len - (len - stem);
+	if (stem > room) {
+		stem = room;
+		/* A cut inside a UTF-8 character would leave invalid bytes. */
+		while (stem > 0 && ((unsigned char)name[stem] & 0xc0) == 0x80)
+			stem--;
+	}
+	snprintf(out, size, "%.*s%s%s", (int)stem, name, suffix, dot);
 }
 
 /* Copies F into a hidden temporary file of the inbox, checking that the
@@ -98,6 +116,7 @@ static int deliver_file(struct delivery_job *d, struct delivery_file *f)
 		if (airlock_job_wait_readable(&d->job, f->fd, 0) == -2) {
 			snprintf(d->error, sizeof(d->error),
 				 "trellisd is stopping");
+			d->stopped = true;
 			goto out;
 		}
 		ssize_t n = read(f->fd, buffer, sizeof(buffer));
@@ -181,6 +200,14 @@ static void delivery_done(struct airlock_job *job)
 	struct airlock_service *svc = job->svc;
 	char reason[AIRLOCK_REASON_MAX];
 
+	/* A stop is not the request's fault, and the next start delivers
+	 * it again. */
+	if (job->status < 0 && d->stopped) {
+		log_warn("airlock_delivery_interrupted", "request=%s error=%s",
+			 d->id, d->error);
+		delivery_free(d);
+		return;
+	}
 	if (job->status < 0) {
 		log_error("airlock_delivery_failed", "request=%s error=%s",
 			  d->id, d->error);
@@ -211,7 +238,7 @@ static void delivery_done(struct airlock_job *job)
 }
 
 /* Starts copying the files of approved import R into its requester's
- * inbox. Returns 0, or -1 with ERROR. */
+ * inbox. Returns 0, -2 when every job slot is taken, or -1 with ERROR. */
 static int start_delivery(struct airlock_service *svc,
 			  const struct airlock_request *r, char *error,
 			  size_t error_size)
@@ -276,13 +303,43 @@ static int start_delivery(struct airlock_service *svc,
 	d->job.work = delivery_work;
 	d->job.done = delivery_done;
 	if (airlock_job_start(svc, &d->job) < 0) {
-		snprintf(error, error_size,
-			 "too many file jobs run; trellisd delivers it at "
-			 "its next start");
 		delivery_free(d);
-		return -1;
+		return -2;
 	}
 	return 0;
+}
+
+/* Keeps ID for the next free job slot. */
+static void delivery_wait(struct airlock_service *svc, const char *id)
+{
+	if (svc->waiting_deliveries == NULL)
+		svc->waiting_deliveries = json_array();
+	if (svc->waiting_deliveries == NULL ||
+	    json_array_append_new(svc->waiting_deliveries, json_string(id)) <
+		0) {
+		log_error("airlock_delivery_failed", "request=%s error=%s", id,
+			  "out of memory; trellisd delivers it at its next "
+			  "start");
+		return;
+	}
+	log_info("airlock_delivery_waiting", "request=%s waiting=%zu", id,
+		 json_array_size(svc->waiting_deliveries));
+}
+
+void airlock_deliveries_resume(struct airlock_service *svc)
+{
+	char id[AIRLOCK_ID_HEX_LEN + 1];
+	/* Each is tried once: one that finds the table full again goes
+	 * back to the end, and one withdrawn meanwhile is dropped. */
+	size_t count = json_array_size(svc->waiting_deliveries);
+
+	for (size_t i = 0; i < count; i++) {
+		snprintf(id, sizeof(id), "%s",
+			 json_string_value(
+			     json_array_get(svc->waiting_deliveries, 0)));
+		json_array_remove(svc->waiting_deliveries, 0);
+		airlock_release(svc, id);
+	}
 }
 
 void airlock_release(struct airlock_service *svc, const char *id)
@@ -300,15 +357,19 @@ void airlock_release(struct airlock_service *svc, const char *id)
 		airlock_transition(
 		    svc, id, AIRLOCK_APPROVED, AIRLOCK_RELEASED, "trellisd",
 		    "the requester may download the files", NULL);
-	} else if (start_delivery(svc, &r, error, sizeof(error)) < 0) {
-		log_error("airlock_delivery_failed", "request=%s error=%s", id,
-			  error);
+	} else {
+		int rc = start_delivery(svc, &r, error, sizeof(error));
 		/* A full job table is not the request's fault: it stays
-		 * approved and is delivered at the next start. */
-		if (strstr(error, "next start") == NULL)
+		 * approved until a job ends. */
+		if (rc == -2)
+			delivery_wait(svc, id);
+		if (rc == -1) {
+			log_error("airlock_delivery_failed",
+				  "request=%s error=%s", id, error);
 			airlock_transition(svc, id, AIRLOCK_APPROVED,
 					   AIRLOCK_FAILED, "trellisd", error,
 					   NULL);
+		}
 	}
 	airlock_request_clear(&r);
 }

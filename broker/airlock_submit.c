@@ -98,7 +98,41 @@ static bool file_name_valid(const char *name)
 		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f ||
 		    name[i] == '/' || name[i] == '\\')
 			return false;
+	/* Direction marks (U+200E, U+200F, U+202A to U+202E, U+2066 to
+	 * U+2069) can make "x<U+202E>vsc.exe" show as "xexe.csv". */
+	for (size_t i = 0; i + 2 < len; i++) {
+		unsigned char lead = (unsigned char)name[i];
+		unsigned char mid = (unsigned char)name[i + 1];
+		unsigned char last = (unsigned char)name[i + 2];
+		if (lead != 0xe2)
+			continue;
+		if (mid == 0x80 && (last == 0x8e || last == 0x8f ||
+				    (last >= 0xaa && last <= 0xae)))
+			return false;
+		if (mid == 0x81 && last >= 0xa6 && last <= 0xa9)
+			return false;
+	}
 	return true;
+}
+
+/* The HTTP status for a failed copy: 413 over the size limit, 503 when
+ * trellisd stops (the client may try again), 400 otherwise. */
+static int copy_error_status(const char *error)
+{
+	if (strstr(error, "than the limit"))
+		return 413;
+	if (strstr(error, "trellisd is stopping"))
+		return 503;
+	return 400;
+}
+
+/* The reply when a file job cannot start: RC from airlock_job_start. */
+static const char *busy_message(int rc)
+{
+	return rc == -2 ? "you have too many uploads or copies running; "
+			  "wait for them to finish"
+			: "too many uploads and copies are running; try "
+			  "again in a minute";
 }
 
 /* A copy of the parts of a call that a reply after a job needs. */
@@ -229,14 +263,29 @@ struct upload_job {
 	char project[80];
 };
 
+/* Whether the quarantined file SHA256 was written after CREATED_MS. A
+ * copy of the same content that is still in a job, or that the caller
+ * has not stored yet, renames a new file onto that name. */
+static bool quarantined_since(struct airlock_service *svc, const char *sha256,
+			      int64_t created_ms)
+{
+	struct stat st;
+
+	if (fstatat(svc->quarantine_fd, sha256, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	return (int64_t)st.st_mtim.tv_sec * 1000 +
+		   st.st_mtim.tv_nsec / 1000000 >
+	       created_ms;
+}
+
 /* Removes expired uploads, and their quarantined bytes when nothing else
  * names them. */
 static void expire_uploads(struct airlock_service *svc, int64_t now_ms)
 {
 	struct store *store = svc->m->store;
 	sqlite3_stmt *st = store_prepare(
-	    store, "SELECT id, sha256 FROM airlock_uploads WHERE expires_ms "
-		   "< ? LIMIT 100");
+	    store, "SELECT id, sha256, created_ms FROM airlock_uploads WHERE "
+		   "expires_ms < ? LIMIT 100");
 	json_t *expired = json_array();
 
 	if (st == NULL || expired == NULL) {
@@ -246,8 +295,10 @@ static void expire_uploads(struct airlock_service *svc, int64_t now_ms)
 	sqlite3_bind_int64(st, 1, now_ms);
 	while (sqlite3_step(st) == SQLITE_ROW)
 		json_array_append_new(
-		    expired, json_pack("[s, s]", sqlite3_column_text(st, 0),
-				       sqlite3_column_text(st, 1)));
+		    expired,
+		    json_pack("[s, s, I]", sqlite3_column_text(st, 0),
+			      sqlite3_column_text(st, 1),
+			      (json_int_t)sqlite3_column_int64(st, 2)));
 	sqlite3_reset(st);
 
 	size_t i;
@@ -256,6 +307,7 @@ static void expire_uploads(struct airlock_service *svc, int64_t now_ms)
 	{
 		const char *id = json_string_value(json_array_get(row, 0));
 		const char *sha256 = json_string_value(json_array_get(row, 1));
+		int64_t created_ms = json_integer_value(json_array_get(row, 2));
 		sqlite3_stmt *del = store_prepare(
 		    store, "DELETE FROM airlock_uploads WHERE id = ?");
 		if (del == NULL)
@@ -275,7 +327,8 @@ static void expire_uploads(struct airlock_service *svc, int64_t now_ms)
 		bool unused = sqlite3_step(used) == SQLITE_ROW &&
 			      sqlite3_column_int64(used, 0) == 0;
 		sqlite3_reset(used);
-		if (unused && airlock_sha256_valid(sha256))
+		if (unused && airlock_sha256_valid(sha256) &&
+		    !quarantined_since(svc, sha256, created_ms))
 			unlinkat(svc->quarantine_fd, sha256, 0);
 		log_info("airlock_upload_expired", "upload=%s sha256=%s", id,
 			 sha256);
@@ -325,9 +378,8 @@ static void upload_done(struct airlock_job *base)
 		audit_append(svc->m->audit, job->call.actor, "airlock.uploaded",
 			     job->project, "failure", details);
 		json_decref(details);
-		airlock_call_error(
-		    &c, strstr(job->copy.error, "than the limit") ? 413 : 400,
-		    job->copy.error);
+		airlock_call_error(&c, copy_error_status(job->copy.error),
+				   job->copy.error);
 		goto out;
 	}
 
@@ -426,12 +478,16 @@ void airlock_op_upload(struct call *c)
 	snprintf(job->project, sizeof(job->project), "%s", project);
 	pending_call_init(&job->call, c);
 
-	if (airlock_job_start(c->svc, &job->copy.job) < 0) {
+	snprintf(job->copy.job.owner, sizeof(job->copy.job.owner), "%s",
+		 c->who.username);
+	int started = airlock_job_start(c->svc, &job->copy.job);
+	if (started < 0) {
 		close(pipe_fds[1]);
 		airlock_copy_job_free(&job->copy);
-		airlock_call_error(c, 503,
-				   "too many uploads at once; try "
-				   "again in a minute");
+		log_warn("airlock_upload_refused",
+			 "user=%s project=%s reason=%s", c->who.username,
+			 project, started == -2 ? "own_jobs" : "all_jobs");
+		airlock_call_error(c, 503, busy_message(started));
 		return;
 	}
 	json_t *reply = json_pack("{s:i, s:b}", "status", 100, "continue", 1);
@@ -810,9 +866,8 @@ static void export_copied(struct airlock_job *job)
 			  s->call.user, s->files[s->copy.failed].name,
 			  s->copy.error);
 		airlock_call_refused(&c, s->project, message);
-		airlock_call_error(
-		    &c, strstr(s->copy.error, "than the limit") ? 413 : 400,
-		    message);
+		airlock_call_error(&c, copy_error_status(s->copy.error),
+				   message);
 		submission_free(s);
 		return;
 	}
@@ -869,10 +924,14 @@ static void start_export_copies(struct call *c, struct submission *s,
 	s->copy.job.done = export_copied;
 	s->copy.quarantine_fd = c->svc->quarantine_fd;
 	s->copy.idle_timeout_ms = AIRLOCK_UPLOAD_IDLE_MS;
-	if (airlock_job_start(c->svc, &s->copy.job) < 0) {
-		airlock_call_error(c, 503,
-				   "too many files are being copied "
-				   "at once; try again in a minute");
+	snprintf(s->copy.job.owner, sizeof(s->copy.job.owner), "%s",
+		 s->call.user);
+	int started = airlock_job_start(c->svc, &s->copy.job);
+	if (started < 0) {
+		log_warn("airlock_submit_refused",
+			 "user=%s project=%s reason=%s", s->call.user,
+			 s->project, started == -2 ? "own_jobs" : "all_jobs");
+		airlock_call_error(c, 503, busy_message(started));
 		submission_free(s);
 	}
 }

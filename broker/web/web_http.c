@@ -60,6 +60,9 @@ struct web_request {
 	size_t request_body_len;
 	size_t request_body_expected;
 	bool awaiting_master;
+	/* A path below /api that no route names: the master only decides
+	 * whether the login is complete, and a complete one gets 404. */
+	bool unknown_api;
 
 	/* An airlock upload: the body goes into the pipe the master sends
 	 * with its "continue" reply. Bytes that arrive before it, or while
@@ -671,10 +674,18 @@ static void api_expect_upload(struct lws *wsi, struct web_state *state,
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0 ||
 	    parse_content_length(wsi, &length, &missing) < 0 ||
 	    length > (uint64_t)INT64_MAX) {
+		bool absent =
+		    missing || lws_hdr_total_length(
+				   wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
 		req->close_after = true;
-		queue_api_error(wsi, req, HTTP_STATUS_LENGTH_REQUIRED,
-				"{\"error\":\"an upload needs a "
-				"Content-Length\"}");
+		if (absent)
+			queue_api_error(wsi, req, HTTP_STATUS_LENGTH_REQUIRED,
+					"{\"error\":\"an upload needs a "
+					"Content-Length\"}");
+		else
+			queue_api_error(wsi, req, HTTP_STATUS_BAD_REQUEST,
+					"{\"error\":\"invalid "
+					"Content-Length\"}");
 		return;
 	}
 	if (!content_type_is_octets(wsi)) {
@@ -765,7 +776,12 @@ static void upload_pump(struct lws *wsi, struct web_request *req)
 					     LWS_US_PER_MS);
 		return;
 	}
-	lws_set_timer_usecs(wsi, LWS_SET_TIMER_USEC_CANCEL);
+	/* lws 4.1 runs a timer set to LWS_SET_TIMER_USEC_CANCEL at once
+	 * instead of removing it. This wait is longer than the master's
+	 * idle limit, which ends an upload whose client falls silent. */
+	lws_set_timer_usecs(
+	    wsi, (lws_usec_t)(WEB_UPLOAD_STALL_MS + WEB_API_REPLY_TIMEOUT_MS) *
+		     LWS_US_PER_MS);
 	lws_rx_flow_control(wsi, 1);
 }
 
@@ -862,6 +878,7 @@ static int handle_api(struct lws *wsi, struct web_state *state,
 	}
 
 	if (route == NULL) {
+		req->unknown_api = true;
 		if (web_authorize(state, wsi, req->method_name, req->path,
 				  req->peer) < 0)
 			queue_api_error(wsi, req,
@@ -902,6 +919,8 @@ void web_http_deliver_reply(struct lws *wsi, struct web_reply *reply)
 		return;
 	}
 	req->awaiting_master = false;
+	/* lws 4.1 runs a cancelled timer at once, and api_timeout then finds
+	 * no call waiting. */
 	lws_set_timer_usecs(wsi, LWS_SET_TIMER_USEC_CANCEL);
 	if (req->upload) {
 		/* A reply before the whole body went means the master
@@ -946,6 +965,12 @@ void web_http_deliver_reply(struct lws *wsi, struct web_reply *reply)
 		reply->has_file = false;
 		req->response_queued = true;
 		lws_callback_on_writable(wsi);
+		web_reply_clear(reply);
+		return;
+	}
+	if (req->unknown_api && reply->status == HTTP_STATUS_OK) {
+		queue_api_error(wsi, req, HTTP_STATUS_NOT_FOUND,
+				"{\"error\":\"no such API path\"}");
 		web_reply_clear(reply);
 		return;
 	}
