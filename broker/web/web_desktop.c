@@ -38,6 +38,8 @@
 #define WEB_DESKTOP_HUB_BACKLOG_MAX (4u * 1024u * 1024u)
 /* How long a closed hub socket waits for the master's close reason. */
 #define WEB_DESKTOP_REASON_WAIT_MS 500
+/* Maximum wait for a close frame to go out before the connection ends. */
+#define WEB_DESKTOP_CLOSE_WAIT_MS 5000
 /* Tickets that may wait at once. A grant beyond this is rejected. */
 #define WEB_DESKTOP_MAX_TICKETS 256
 #define WEB_DESKTOP_ID_MAX	64
@@ -243,7 +245,8 @@ static bool grant_take(struct web_desktops *all, const char *token_hash,
 		    strcmp(all->tickets[i].session, session) != 0)
 			continue;
 		if (newest == all->ticket_count ||
-		    all->tickets[i].expires_ms > all->tickets[newest].expires_ms)
+		    all->tickets[i].expires_ms >
+			all->tickets[newest].expires_ms)
 			newest = i;
 	}
 	if (newest == all->ticket_count)
@@ -336,7 +339,11 @@ static void begin_close(struct web_desktop *d, int code, const char *reason)
 		snprintf(d->close_reason, sizeof(d->close_reason), "%s",
 			 reason);
 	}
-	lws_set_timer_usecs(d->ws, LWS_SET_TIMER_USEC_CANCEL);
+	/* lws 4.1 runs a timer set to LWS_SET_TIMER_USEC_CANCEL at once
+	 * instead of removing it, so the timer is moved to the latest time
+	 * the close frame may take instead. */
+	lws_set_timer_usecs(d->ws, (lws_usec_t)WEB_DESKTOP_CLOSE_WAIT_MS *
+				       LWS_US_PER_MS);
 	lws_callback_on_writable(d->ws);
 }
 
@@ -509,6 +516,10 @@ int web_desktop_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return on_ws_writeable(d);
 	case LWS_CALLBACK_TIMER:
+		/* A close frame that could not go out in time: the client
+		 * reads nothing, so the connection just ends. */
+		if (d->closing)
+			return -1;
 		/* The hub closed and no reason came from the master. */
 		begin_close(d, WEB_DESKTOP_CLOSE_ENDED, "session ended");
 		return 0;
