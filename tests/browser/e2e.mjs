@@ -1,6 +1,8 @@
 // End-to-end test of the portal in Debian's chromium, driven by
 // playwright-core: TOTP enrolment and login, a desktop over noVNC, typing
-// into the session, the clipboard policy, logout and stopping the session.
+// into the session, the clipboard policy, logout and stopping the session,
+// then an export and an import through the airlock, reviewed by two output
+// checkers in the same browser.
 //
 // tests/integration/browser.test starts slapd and trellisd and sets:
 //   TRELLIS_E2E_URL         portal origin, such as https://localhost:8443
@@ -9,6 +11,8 @@
 //   TRELLIS_E2E_PROJECT     project id whose policy has clipboard to_session off
 //   TRELLIS_E2E_PASTE_PROJECT  project id whose policy allows text into the session
 //   TRELLIS_E2E_WORKSPACES  the sessions' workspace_root on this host
+//   TRELLIS_E2E_CHECKERS    the project's two output checkers, as
+//                           user:password,user:password
 //   TRELLIS_E2E_ARTIFACTS   folder for screenshots
 // Run it with `node --test --test-reporter=tap e2e.mjs`.
 import assert from 'node:assert/strict';
@@ -33,6 +37,10 @@ const password = required('TRELLIS_E2E_PASSWORD');
 const projectId = required('TRELLIS_E2E_PROJECT');
 const pasteProjectId = required('TRELLIS_E2E_PASTE_PROJECT');
 const workspaces = required('TRELLIS_E2E_WORKSPACES');
+const checkers = required('TRELLIS_E2E_CHECKERS').split(',').map((pair) => {
+	const [user, secret] = pair.split(':');
+	return { user, password: secret };
+});
 const artifacts = required('TRELLIS_E2E_ARTIFACTS');
 
 // Position inside the session's terminal, in desktop pixels: the host
@@ -187,10 +195,10 @@ async function statusText() {
 	return (await page.locator('#status').textContent()) ?? '';
 }
 
-async function logInWithPassword() {
+async function logInWithPassword(user = username, secret = password) {
 	await page.goto(new URL('/', baseUrl).href);
-	await page.getByLabel('Username').fill(username);
-	await page.getByLabel('Password').fill(password);
+	await page.getByLabel('Username').fill(user);
+	await page.getByLabel('Password').fill(secret);
 	await page.getByRole('button', { name: 'Log in' }).click();
 }
 
@@ -308,6 +316,37 @@ step('typed command writes a file in home', async () => {
 	await page.screenshot({ path: join(artifacts, 'browser-desktop.png') });
 });
 
+// Two tables for the airlock, written from inside the desktop: one clean,
+// and one with a count of 3, below the policy's minimum cell count.
+const exportTable = 'site,count\nleeds,40\nyork,55\n';
+const smallTable = 'site,count\nleeds,40\nyork,3\n';
+
+async function waitForOutboxFile(fileName, contents, timeoutMs) {
+	const path = join(workspaces, projectId, username, 'outbox', fileName);
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		let text = '';
+		try {
+			text = readFileSync(path, 'utf8');
+		} catch (error) {
+			if (error.code !== 'ENOENT')
+				throw error;
+		}
+		if (text === contents)
+			return;
+		if (Date.now() > deadline)
+			assert.equal(text, contents, `contents of ${path}`);
+		await new Promise((resolve) => setTimeout(resolve, 250));
+	}
+}
+
+step('typed commands write tables into the outbox', async () => {
+	await typeInTerminal("printf 'site,count\\nleeds,40\\nyork,55\\n' > /workspace/outbox/e2e-export.csv");
+	await typeInTerminal("printf 'site,count\\nleeds,40\\nyork,3\\n' > /workspace/outbox/e2e-small.csv");
+	await waitForOutboxFile('e2e-export.csv', exportTable, 20000);
+	await waitForOutboxFile('e2e-small.csv', smallTable, 20000);
+});
+
 step('paste into session blocked by policy', async () => {
 	// The session's own clipboard contains a sentinel first, so the check
 	// below tells "paste dropped" apart from "xclip failed".
@@ -376,6 +415,162 @@ step('paste into session allowed by policy', async () => {
 	await typeInTerminal('{ xclip -o -selection clipboard; echo; } > ~/e2e-clip-allowed.txt 2>/dev/null');
 	const { text } = await readSessionFile('e2e-clip-allowed.txt', 20000);
 	assert.equal(text, `${pasted}\n`);
+});
+
+// The airlock. The requests made by the researcher are reviewed by the two
+// output checkers, each logging in to the same browser in turn.
+const importTable = 'code,label\n1,first\n2,second\n';
+const requests = {};
+const totpSecrets = {};
+const lastCodes = {};
+
+// Reloads the request page until its state is one of STATES.
+async function waitForRequestState(id, states, timeoutMs) {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		await page.goto(new URL(`/airlock.html?request=${id}`, baseUrl).href);
+		const view = page.locator(`#request-view[data-request-id="${id}"]`);
+		await view.waitFor({ timeout: 15000 });
+		const state = await view.getAttribute('data-state');
+		if (states.includes(state))
+			return state;
+		if (Date.now() > deadline)
+			assert.fail(`request ${id} is ${state}, expected one of ${states.join(', ')}`);
+		await page.waitForTimeout(1000);
+	}
+}
+
+// The id of the request page the browser shows after a submission.
+async function submittedRequestId() {
+	await page.waitForURL(/airlock\.html\?request=[0-9a-f]{16}/, { timeout: 60000 });
+	return new URL(page.url()).searchParams.get('request');
+}
+
+async function submitExport(fileName) {
+	await page.goto(new URL(`/airlock.html?project=${projectId}&new=export`, baseUrl).href);
+	await page.getByLabel(fileName, { exact: true }).check({ timeout: 15000 });
+	await page.getByLabel(`Description of ${fileName}`).fill('site counts for the paper');
+	await page.getByLabel(`Disclosure controls applied to ${fileName}`).fill('counts below 10 suppressed');
+	await page.locator('#export-submit').click();
+	return submittedRequestId();
+}
+
+// Logs USER in with the password and TOTP, enrolling on the first login.
+async function logInAs(user, secret) {
+	await logInWithPassword(user, secret);
+	const enrol = page.locator('#enrol');
+	await page.locator('#enrol:visible, #totp-form:visible').first()
+		.waitFor({ timeout: 15000 });
+	if (await enrol.isVisible()) {
+		totpSecrets[user] = ((await page.locator('#enrol-secret').textContent()) ?? '').replace(/\s+/g, '');
+		lastCodes[user] = Date.now();
+		await page.getByLabel('Code shown by the app').fill(totpCode(totpSecrets[user], lastCodes[user]));
+		await page.getByRole('button', { name: 'Confirm and log in' }).click();
+	} else {
+		await nextTotpStep(lastCodes[user] ?? 0);
+		lastCodes[user] = Date.now();
+		await page.getByLabel('Authentication code').fill(totpCode(totpSecrets[user], lastCodes[user]));
+		await page.getByRole('button', { name: 'Verify' }).click();
+	}
+	await page.waitForURL(/\/projects\.html/, { timeout: 15000 });
+}
+
+async function logOut() {
+	await page.getByRole('button', { name: 'Log out' }).click();
+	await page.waitForURL((url) => !/projects|airlock/.test(url.pathname), { timeout: 15000 });
+}
+
+async function vote(id, fileName, choice, comment) {
+	await page.goto(new URL(`/airlock.html?request=${id}`, baseUrl).href);
+	const file = page.locator(`article[data-testid="airlock-file"][data-path="${fileName}"]`);
+	const form = file.locator('form[data-testid="vote-form"]');
+	await form.waitFor({ timeout: 15000 });
+	await form.getByLabel(choice, { exact: true }).check();
+	await form.getByLabel('Comment for the requester').fill(comment);
+	await form.getByRole('button', { name: 'Submit vote' }).click();
+	await file.locator('[data-testid="my-vote"]').waitFor({ timeout: 15000 });
+}
+
+step('researcher exports an outbox table', async () => {
+	// The projects page links to each project's airlock.
+	await page.goto(new URL('/projects.html', baseUrl).href);
+	await page.getByRole('link', { name: /^Airlock of / }).first().click();
+	await page.waitForURL(/airlock\.html\?project=/, { timeout: 15000 });
+	requests.export = await submitExport('e2e-export.csv');
+	assert.equal(await waitForRequestState(requests.export, ['in_review'], 60000), 'in_review');
+});
+
+step('table with a small cell is blocked', async () => {
+	requests.small = await submitExport('e2e-small.csv');
+	assert.equal(await waitForRequestState(requests.small, ['blocked'], 60000), 'blocked');
+	assert.match(await page.locator('#request-reason').textContent(), /e2e-small\.csv/);
+});
+
+step('researcher uploads an import', async () => {
+	await page.goto(new URL(`/airlock.html?project=${projectId}&new=import`, baseUrl).href);
+	await page.locator('#import-files').setInputFiles({
+		name: 'e2e-import.csv', mimeType: 'text/csv', buffer: Buffer.from(importTable),
+	});
+	await page.getByLabel('Description of e2e-import.csv').fill('code list for the analysis');
+	await page.locator('#import-submit').click();
+	requests.import = await submittedRequestId();
+	assert.equal(await waitForRequestState(requests.import, ['in_review'], 60000), 'in_review');
+	await page.screenshot({ path: join(artifacts, 'browser-airlock-request.png') });
+});
+
+step('first checker sees the flagged cell', async () => {
+	await logOut();
+	await logInAs(checkers[0].user, checkers[0].password);
+	await page.goto(new URL('/airlock.html', baseUrl).href);
+	await page.locator(`#review-queue tr[data-request="${requests.export}"]`).waitFor({ timeout: 15000 });
+	await page.goto(new URL(`/airlock.html?request=${requests.small}`, baseUrl).href);
+	const flagged = page.locator('[data-testid="csv-preview"] [data-testid="flagged-cell"]');
+	await flagged.first().waitFor({ timeout: 15000 });
+	assert.equal(await flagged.count(), 1);
+	// The cell reads its value, then the rule for screen readers.
+	assert.match((await flagged.textContent()).trim(), /^3\b.*min_cell_count/);
+	assert.equal(await flagged.getAttribute('data-row'), '3');
+	assert.equal(await flagged.getAttribute('data-column'), '2');
+	await page.screenshot({ path: join(artifacts, 'browser-airlock-flagged.png') });
+});
+
+step('first checker approves both requests', async () => {
+	await vote(requests.export, 'e2e-export.csv', 'Approve', 'counts are large enough');
+	// One approval of two: the export stays in review.
+	assert.equal(await waitForRequestState(requests.export, ['in_review'], 5000), 'in_review');
+	await vote(requests.import, 'e2e-import.csv', 'Approve', 'reference data');
+	assert.equal(await waitForRequestState(requests.import, ['released'], 30000), 'released');
+	const inbox = join(workspaces, projectId, username, 'inbox', 'e2e-import.csv');
+	assert.equal(readFileSync(inbox, 'utf8'), importTable);
+});
+
+step('second checker releases the export', async () => {
+	await logOut();
+	await logInAs(checkers[1].user, checkers[1].password);
+	// The first checker's vote stays hidden until this one votes.
+	await page.goto(new URL(`/airlock.html?request=${requests.export}`, baseUrl).href);
+	await page.locator('#votes-summary[data-hidden="true"]').waitFor({ timeout: 15000 });
+	await vote(requests.export, 'e2e-export.csv', 'Approve', 'agreed');
+	assert.equal(await waitForRequestState(requests.export, ['released'], 15000), 'released');
+});
+
+step('researcher downloads the released export', async () => {
+	await logOut();
+	await nextTotpStep(lastCodeMs);
+	await logInWithPassword();
+	await page.locator('#totp-form').waitFor({ state: 'visible', timeout: 15000 });
+	lastCodeMs = Date.now();
+	await page.getByLabel('Authentication code').fill(totpCode(totpSecret, lastCodeMs));
+	await page.getByRole('button', { name: 'Verify' }).click();
+	await page.waitForURL(/\/projects\.html/, { timeout: 15000 });
+	await page.goto(new URL(`/airlock.html?request=${requests.export}`, baseUrl).href);
+	const [download] = await Promise.all([
+		page.waitForEvent('download', { timeout: 15000 }),
+		page.locator('[data-testid="download"]').first().click(),
+	]);
+	const saved = join(userDataDir, 'e2e-download.csv');
+	await download.saveAs(saved);
+	assert.equal(readFileSync(saved, 'utf8'), exportTable);
 });
 
 test('no CSP violations or page errors', () => {
