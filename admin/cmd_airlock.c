@@ -71,6 +71,28 @@ int admin_run_airlock_list(const struct admin_options *opts, int argc,
 	return finish(opts, r, print_list);
 }
 
+/* The rounds before a resubmission: each file's hash and name, and every
+ * vote with its comment. */
+static void print_previous_rounds(json_t *rounds)
+{
+	size_t i, j;
+	json_t *round, *item;
+
+	json_array_foreach(rounds, i, round)
+	{
+		printf("\nround %lld (before a resubmission)\n",
+		       (long long)json_integer_value(
+			   json_object_get(round, "round")));
+		json_array_foreach(json_object_get(round, "files"), j, item)
+		    printf("  file     %.12s %s\n", text(item, "sha256"),
+			   text(item, "path"));
+		json_array_foreach(json_object_get(round, "votes"), j, item)
+		    printf("  vote     %s %s on %.12s: %s\n",
+			   text(item, "reviewer"), text(item, "vote"),
+			   text(item, "sha256"), text(item, "comment"));
+	}
+}
+
 static void print_request(json_t *r)
 {
 	size_t i;
@@ -82,9 +104,11 @@ static void print_request(json_t *r)
 	printf("requester  %s\n", text(r, "requester"));
 	printf("state      %s%s%s\n", text(r, "state"),
 	       text(r, "reason")[0] ? ": " : "", text(r, "reason"));
-	printf("approvals  %lld required\n\n",
+	printf("approvals  %lld required\n",
 	       (long long)json_integer_value(
 		   json_object_get(r, "approvals_required")));
+	printf("round      %lld\n\n",
+	       (long long)json_integer_value(json_object_get(r, "round")));
 	json_array_foreach(json_object_get(r, "files"), i, item)
 	{
 		printf("file       %s\n", text(item, "path"));
@@ -97,13 +121,14 @@ static void print_request(json_t *r)
 		printf("  about    %s\n", text(item, "description"));
 		printf("  controls %s\n", text(item, "disclosure_controls"));
 	}
-	json_array_foreach(
-	    json_object_get(json_object_get(r, "votes"), "all"), i, item)
+	json_array_foreach(json_object_get(json_object_get(r, "votes"), "all"),
+			   i, item)
 	{
-		printf("vote       %s %s on %.12s: %s\n", text(item, "reviewer"),
-		       text(item, "vote"), text(item, "sha256"),
-		       text(item, "comment"));
+		printf("vote       %s %s on %.12s: %s\n",
+		       text(item, "reviewer"), text(item, "vote"),
+		       text(item, "sha256"), text(item, "comment"));
 	}
+	print_previous_rounds(json_object_get(r, "previous_rounds"));
 }
 
 int admin_run_airlock_show(const struct admin_options *opts, int argc,
