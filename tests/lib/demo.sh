@@ -64,6 +64,9 @@ sessions:
   images_dir: $top/images
   hub_path: $build/session/hub/trellis-hub
   hub_user: trellis
+airlock:
+  checker_path: $build/airlock/trellis-airlock-check
+  checker_user: trellis
 auth:
   backend: ldap
   totp_issuer: Trellis demo
@@ -87,6 +90,11 @@ Trellis demo
     rosa    rosa-demo-password     researcher in imaging-demo and genomics-demo
     oliver  oliver-demo-password   output checker
     stella  stella-demo-password   steward
+
+  Airlock: https://localhost:$port/airlock.html
+    rosa exports files from /workspace/outbox of a desktop or imports
+    files from her computer; oliver reviews them. Imports need the
+    desktop of the project to have been started once.
 
   Each user enrols a TOTP authenticator at first login. Without an
   authenticator app, copy the secret the enrolment page shows and get
