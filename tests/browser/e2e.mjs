@@ -378,8 +378,8 @@ step('logout closes desktop as logged out', async () => {
 	assert.equal(me, 401);
 });
 
-step('TOTP login shows running session', async () => {
-	assert.ok(totpSecret, 'needs the secret from the enrolment step');
+// Logs the researcher in again with the code of the next TOTP step.
+async function logInWithTotp() {
 	await nextTotpStep(lastCodeMs);
 	await logInWithPassword();
 	await page.locator('#totp-form').waitFor({ state: 'visible', timeout: 15000 });
@@ -387,6 +387,11 @@ step('TOTP login shows running session', async () => {
 	await page.getByLabel('Authentication code').fill(totpCode(totpSecret, lastCodeMs));
 	await page.getByRole('button', { name: 'Verify' }).click();
 	await page.waitForURL(/\/projects\.html/, { timeout: 15000 });
+}
+
+step('TOTP login shows running session', async () => {
+	assert.ok(totpSecret, 'needs the secret from the enrolment step');
+	await logInWithTotp();
 	const project = page.locator(`li[data-project="${projectId}"]`);
 	await project.locator('.session-state[data-state="running"]').waitFor({ timeout: 15000 });
 	assert.ok(await project.getByRole('button', { name: 'Resume desktop' }).isVisible());
@@ -556,13 +561,7 @@ step('second checker releases the export', async () => {
 
 step('researcher downloads the released export', async () => {
 	await logOut();
-	await nextTotpStep(lastCodeMs);
-	await logInWithPassword();
-	await page.locator('#totp-form').waitFor({ state: 'visible', timeout: 15000 });
-	lastCodeMs = Date.now();
-	await page.getByLabel('Authentication code').fill(totpCode(totpSecret, lastCodeMs));
-	await page.getByRole('button', { name: 'Verify' }).click();
-	await page.waitForURL(/\/projects\.html/, { timeout: 15000 });
+	await logInWithTotp();
 	await page.goto(new URL(`/airlock.html?request=${requests.export}`, baseUrl).href);
 	const [download] = await Promise.all([
 		page.waitForEvent('download', { timeout: 15000 }),
