@@ -392,6 +392,42 @@ out:
 	return rc;
 }
 
+/* SIGTERM, from trellisd stopping the session, ends the session like any
+ * other reason, so the recording gets its end record. The handler only
+ * writes to a pipe that the loop watches. */
+static int term_pipe[2] = {-1, -1};
+
+static void on_term_signal(int sig)
+{
+	int saved = errno;
+	ssize_t n = write(term_pipe[1], "t", 1);
+
+	(void)sig;
+	(void)n;
+	errno = saved;
+}
+
+static void on_term_pipe(struct event_loop *loop, int fd, short revents,
+			 void *arg)
+{
+	(void)loop;
+	(void)fd;
+	(void)revents;
+	hub_end(arg, "stopped by trellisd");
+}
+
+static int catch_term(void)
+{
+	struct sigaction action = {.sa_handler = on_term_signal};
+
+	sigemptyset(&action.sa_mask);
+	action.sa_flags = SA_RESTART;
+	if (pipe2(term_pipe, O_CLOEXEC | O_NONBLOCK) < 0 ||
+	    sigaction(SIGTERM, &action, NULL) < 0)
+		return -1;
+	return 0;
+}
+
 static void drain_ipc(struct hub *hub)
 {
 	int64_t deadline = time_monotonic_ms() + 5000;
@@ -423,6 +459,11 @@ int main(void)
 
 	hub.ipc = ipc_channel_new(IPC_FD, "master");
 	hub.loop = event_loop_new();
+	if (catch_term() < 0) {
+		log_error("startup_failed", "error=%s",
+			  "cannot catch SIGTERM");
+		return 1;
+	}
 	if (hub.ipc == NULL || hub.loop == NULL) {
 		log_error("startup_failed", "error=%s",
 			  "fd 3 must be the IPC socket from the master");
@@ -433,6 +474,7 @@ int main(void)
 
 	hub.last_input_ms = time_monotonic_ms();
 	event_add_fd(hub.loop, ipc_channel_fd(hub.ipc), POLLIN, on_ipc, &hub);
+	event_add_fd(hub.loop, term_pipe[0], POLLIN, on_term_pipe, &hub);
 	event_add_fd(hub.loop, hub_backend_fd(hub.backend), POLLIN,
 		     on_backend_readable, &hub);
 	event_add_timer(hub.loop, TICK_MS, on_tick, &hub);

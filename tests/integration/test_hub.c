@@ -855,8 +855,10 @@ static json_t *recording_config(const char *path)
 
 /* Checks that a recording contains only the header and keyframe, rect and
  * end records, so no clipboard text can be in it, and that SECRET does not
- * occur in its bytes. Returns the number of records, or -1. */
-static int recording_records(const char *path, const char *secret)
+ * occur in its bytes. Returns the number of records, or -1, and the type
+ * of the last record in *LAST_TYPE when it is not NULL. */
+static int recording_records(const char *path, const char *secret,
+			     uint8_t *last_type)
 {
 	static uint8_t data[16u << 20];
 	struct buf_reader r;
@@ -885,6 +887,8 @@ static int recording_records(const char *path, const char *secret)
 		    buf_skip(&r, payload) < 0 || type < 1 || type > 3)
 			return -1;
 		records++;
+		if (last_type)
+			*last_type = type;
 	}
 	return records;
 }
@@ -1000,7 +1004,44 @@ static void test_hub_rfb2_not_recorded(void **state)
 
 	viewer_close(&v);
 	hub_stop(&h);
-	assert_true(recording_records(path, "recorded-secret") >= 1);
+	assert_true(recording_records(path, "recorded-secret", NULL) >= 1);
+	desktop_stop(&d);
+}
+
+/* trellisd stops a session with SIGTERM: the hub ends it like any other
+ * reason, and the recording closes with its end record. */
+static void test_hub_rec1_sigterm_ends_recording(void **state)
+{
+	struct desktop d;
+	struct hub_proc h;
+	struct viewer v;
+	char path[400];
+	char reason[256];
+	int status = 0;
+	uint8_t last_type = 0;
+	(void)state;
+
+	assert_int_equal(desktop_start(&d, "800x600", NULL), 0);
+	assert_int_equal(hub_start(&h, false), 0);
+	snprintf(path, sizeof(path), "%s/rec.trec", d.dir);
+	assert_int_equal(hub_configure(&h, recording_config(path),
+				       connect_unix(d.sock), -1, reason,
+				       sizeof(reason)),
+			 IPC_WORKER_READY);
+	assert_int_equal(viewer_open(&h, &v, "p3", "alice", false, true), 0);
+	assert_int_equal(viewer_pump(&v, 500), 0);
+
+	assert_int_equal(kill(h.pid, SIGTERM), 0);
+	assert_int_equal(waitpid(h.pid, &status, 0), h.pid);
+	child_untrack(h.pid);
+	h.pid = -1;
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_true(recording_records(path, "no-such-text", &last_type) >= 2);
+	assert_int_equal(last_type, 3);
+
+	viewer_close(&v);
+	hub_stop(&h);
 	desktop_stop(&d);
 }
 
@@ -1448,6 +1489,8 @@ int main(void)
 	    cmocka_unit_test_teardown(test_hub_rfb2_copy_out_on,
 				      teardown_children),
 	    cmocka_unit_test_teardown(test_hub_rfb2_not_recorded,
+				      teardown_children),
+	    cmocka_unit_test_teardown(test_hub_rec1_sigterm_ends_recording,
 				      teardown_children),
 	    cmocka_unit_test_teardown(test_hub_web4_idle_with_clock,
 				      teardown_children),
