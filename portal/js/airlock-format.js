@@ -122,3 +122,12 @@ export function extensionOf(name) {
 	const index = base.lastIndexOf('.');
 	return index > 0 ? base.slice(index + 1).toLowerCase() : '';
 }
+
+// Returns the message of a failed call for the airlock forms. A 401 means
+// that the login ended, by a logout in another tab or a timeout.
+export function failureText(error) {
+	if (error && error.status === 401)
+		return 'your login has ended. Log in again in another tab, then ' +
+			'try again here: this page keeps what you entered.';
+	return error.message;
+}

@@ -6,7 +6,7 @@ import { ApiError, apiGet, apiPost } from './api.js';
 import { showStatus } from './common.js';
 import {
 	PENDING_STATES, RESULT_LABELS, VOTE_LABELS, WITHDRAWABLE_STATES,
-	definitionList, el, formatBytes, formatTime, stateLabel,
+	definitionList, el, failureText, formatBytes, formatTime, stateLabel,
 } from './airlock-format.js';
 import { archiveView, dicomView, releaseImages, showContent } from './airlock-preview.js';
 import { exportForm, importForm } from './airlock-submit.js';
@@ -137,8 +137,9 @@ export class RequestPage {
 			if (doneText)
 				showStatus(this.status, doneText, 'success');
 		} catch (error) {
-			showStatus(this.status, error.message, 'error');
-			await this.load(this.request.id);
+			showStatus(this.status, failureText(error), 'error');
+			if (error.status !== 401)
+				await this.load(this.request.id);
 		}
 	}
 

@@ -3,7 +3,7 @@
 // forms resubmit a request after its reviewers asked for changes.
 import { apiGet, apiUpload } from './api.js';
 import { showStatus } from './common.js';
-import { el, formatBytes, formatTime } from './airlock-format.js';
+import { el, failureText, formatBytes, formatTime } from './airlock-format.js';
 
 // The server accepts descriptions and disclosure controls of 1 to 4096
 // bytes. maxlength counts UTF-16 units, so the server may still reject a
@@ -18,6 +18,16 @@ function describedField(id, labelText, value, required, hint) {
 	if (hint)
 		parts.push(el('span', { className: 'hint' }, hint));
 	return { input, parts };
+}
+
+// Clears the error of an earlier attempt when the browser's check of
+// required fields stops a submission, because the submit handler does not
+// run then.
+function clearStatusWhenInvalid(form, status) {
+	form.addEventListener('invalid', () => {
+		if (status.dataset.kind === 'error')
+			showStatus(status, '');
+	}, true);
 }
 
 // The export form. OPTIONS: project, initial (files of the request being
@@ -106,6 +116,7 @@ export function exportForm(options) {
 	}
 
 	reload.addEventListener('click', load);
+	clearStatusWhenInvalid(form, options.status);
 	form.addEventListener('submit', async (event) => {
 		event.preventDefault();
 		const chosen = rows.filter((row) => row.checkbox.checked);
@@ -128,7 +139,7 @@ export function exportForm(options) {
 		try {
 			await options.submit(entries);
 		} catch (error) {
-			showStatus(options.status, `Submitting failed: ${error.message}`, 'error');
+			showStatus(options.status, `Submitting failed: ${failureText(error)}`, 'error');
 		}
 		submit.disabled = false;
 	});
@@ -179,6 +190,8 @@ export function importForm(options) {
 		list.replaceChildren(...rows.map((row) => row.item));
 	});
 
+	clearStatusWhenInvalid(form, options.status);
+
 	function setState(row, state, text) {
 		row.state.dataset.state = state;
 		row.state.textContent = text;
@@ -201,8 +214,8 @@ export function importForm(options) {
 			row.progress.value = row.progress.max;
 			setState(row, 'uploaded', `Uploaded, SHA-256 ${result.upload.sha256 ?? ''}`);
 		} catch (error) {
-			setState(row, 'failed', `Upload failed: ${error.message}`);
-			throw new Error(`${row.file.name}: ${error.message}`);
+			setState(row, 'failed', `Upload failed: ${failureText(error)}`);
+			throw new Error(`${row.file.name}: ${failureText(error)}`);
 		}
 	}
 
@@ -236,7 +249,7 @@ export function importForm(options) {
 				description: row.description.value.trim(),
 			})));
 		} catch (error) {
-			showStatus(options.status, `Submitting failed: ${error.message}`, 'error');
+			showStatus(options.status, `Submitting failed: ${failureText(error)}`, 'error');
 		}
 		submit.disabled = false;
 		picker.disabled = false;

@@ -41,7 +41,26 @@ function csrfToken() {
 	return sessionStorage.getItem(CSRF_STORAGE_KEY);
 }
 
-async function call(method, path, body) {
+// Loads the current login's CSRF token with GET /api/me. Returns true when
+// it changed, as after a new login in another tab, so that a call rejected
+// for its token may be sent again.
+async function refreshCsrfToken() {
+	const before = csrfToken();
+	try {
+		const response = await fetch('/api/me', {
+			headers: { Accept: 'application/json' },
+			credentials: 'same-origin', cache: 'no-store',
+		});
+		if (!response.ok)
+			return false;
+		storeCsrfToken((await response.json()).csrf_token);
+	} catch (error) {
+		return false;
+	}
+	return csrfToken() !== before;
+}
+
+async function call(method, path, body, retried = false) {
 	const headers = { Accept: 'application/json' };
 	const init = { method, headers, credentials: 'same-origin', cache: 'no-store' };
 
@@ -67,10 +86,14 @@ async function call(method, path, body) {
 	} catch (error) {
 		data = null;
 	}
-	if (!response.ok)
+	if (!response.ok) {
+		if (method !== 'GET' && response.status === 403 && !retried &&
+		    await refreshCsrfToken())
+			return call(method, path, body, true);
 		throw new ApiError(response.status,
 			errorMessage(method, path, response.status,
 				response.headers.get('Retry-After'), data), data);
+	}
 	if (data === null || typeof data !== 'object')
 		throw new ApiError(response.status,
 			`${method} ${path} returned no JSON object.`);
@@ -89,8 +112,20 @@ export function apiPost(path, body) {
 // Sends BLOB as the raw body of a POST to PATH, with the CSRF token, and
 // returns the JSON reply. XMLHttpRequest is used instead of fetch because
 // only it reports upload progress. ON_PROGRESS, when given, receives the
-// bytes sent so far and the total. Throws ApiError like the JSON calls.
-export function apiUpload(path, blob, onProgress) {
+// bytes sent so far and the total. Throws ApiError like the JSON calls,
+// and sends the file again once when its CSRF token was stale.
+export async function apiUpload(path, blob, onProgress) {
+	try {
+		return await uploadOnce(path, blob, onProgress);
+	} catch (error) {
+		if (error instanceof ApiError && error.status === 403 &&
+		    await refreshCsrfToken())
+			return uploadOnce(path, blob, onProgress);
+		throw error;
+	}
+}
+
+function uploadOnce(path, blob, onProgress) {
 	return new Promise((resolve, reject) => {
 		const request = new XMLHttpRequest();
 		request.open('POST', path);
