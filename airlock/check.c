@@ -7,11 +7,36 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Writes BYTES for a reader: "512 bytes", "1.5 KiB", "100 MiB". */
+static const char *size_text(uint64_t bytes, char *out, size_t size)
+{
+	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
+	double value = (double)bytes;
+	int unit = -1;
+
+	if (bytes < 1024) {
+		snprintf(out, size, "%llu %s", (unsigned long long)bytes,
+			 bytes == 1 ? "byte" : "bytes");
+		return out;
+	}
+	while (value >= 1024 && unit < 3) {
+		value /= 1024;
+		unit++;
+	}
+	/* A whole number reads without a decimal, as limits usually are. */
+	if (value == (double)(uint64_t)value)
+		snprintf(out, size, "%.0f %s", value, units[unit]);
+	else
+		snprintf(out, size, "%.1f %s", value, units[unit]);
+	return out;
+}
+
 void airlock_check_size(struct airlock_check *check)
 {
 	const struct airlock_config *cfg = check->cfg;
 	struct stat st;
 	json_t *details;
+	char have[32], limit[32];
 
 	if (fstat(check->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		airlock_report_add(
@@ -34,16 +59,15 @@ void airlock_check_size(struct airlock_check *check)
 	else if (check->size > cfg->rules.max_file_size)
 		airlock_report_add(
 		    &check->report, "size", AIRLOCK_FAIL, details,
-		    "the file has %llu bytes, more than the "
-		    "policy's maximum of %llu",
-		    (unsigned long long)check->size,
-		    (unsigned long long)cfg->rules.max_file_size);
+		    "the file has %s, more than the policy's maximum of %s",
+		    size_text(check->size, have, sizeof(have)),
+		    size_text(cfg->rules.max_file_size, limit, sizeof(limit)));
 	else
 		airlock_report_add(
 		    &check->report, "size", AIRLOCK_PASS, details,
-		    "%llu bytes, within the maximum of %llu",
-		    (unsigned long long)check->size,
-		    (unsigned long long)cfg->rules.max_file_size);
+		    "%s, within the maximum of %s",
+		    size_text(check->size, have, sizeof(have)),
+		    size_text(cfg->rules.max_file_size, limit, sizeof(limit)));
 }
 
 void airlock_check_type(struct airlock_check *check)

@@ -39,6 +39,8 @@ struct column {
 	bool has_integer; /* at least one data cell is an integer */
 };
 
+enum { RULE_MIN_COUNT, RULE_ZERO, RULE_DOMINANCE, RULE_P_RATIO, RULE_COUNT };
+
 struct table {
 	struct column *columns;
 	size_t column_count;
@@ -47,10 +49,9 @@ struct table {
 	uint64_t magnitude_cells;
 	uint64_t rows_too_wide;
 	uint64_t first_bad_contribution_row;
-	uint64_t rule_counts[4]; /* min_cell_count, zero, dominance, p_ratio */
+	uint64_t rule_counts[RULE_COUNT]; /* by rule, see the enum */
 };
 
-enum { RULE_MIN_COUNT, RULE_ZERO, RULE_DOMINANCE, RULE_P_RATIO };
 static const char *const rule_names[] = {"min_cell_count", "zero", "dominance",
 					 "p_ratio"};
 
@@ -330,6 +331,50 @@ static void check_magnitude_cell(struct table *t,
 		flag(t, report, row, column, cell, RULE_P_RATIO);
 }
 
+/* Writes the rules that flagged cells, with their counts, such as "2
+ * below the minimum count of 10, 1 zero". Rules that flagged nothing are
+ * left out. */
+static void describe_flags(const struct table *t,
+			   const struct airlock_sdc_rules *sdc, char *out,
+			   size_t size)
+{
+	size_t used = 0;
+	char part[96];
+
+	out[0] = '\0';
+	for (int rule = 0; rule < RULE_COUNT; rule++) {
+		unsigned long long n = t->rule_counts[rule];
+		if (n == 0)
+			continue;
+		switch (rule) {
+		case RULE_MIN_COUNT:
+			snprintf(part, sizeof(part),
+				 "%llu below the minimum count of %lld", n,
+				 (long long)sdc->min_cell_count);
+			break;
+		case RULE_ZERO:
+			snprintf(part, sizeof(part), "%llu %s", n,
+				 n == 1 ? "zero" : "zeros");
+			break;
+		case RULE_DOMINANCE:
+			snprintf(part, sizeof(part),
+				 "%llu dominated by %d contributors over "
+				 "%.0f%%",
+				 n, sdc->dominance_n, sdc->dominance_k * 100);
+			break;
+		default:
+			snprintf(part, sizeof(part),
+				 "%llu under the p-ratio of %.0f%%", n,
+				 sdc->p_ratio * 100);
+			break;
+		}
+		used += (size_t)snprintf(out + used, size - used, "%s%s",
+					 used ? ", " : "", part);
+		if (used >= size)
+			return;
+	}
+}
+
 /* Pass 2: applies the rules to every cell of the classified columns. */
 static int check_cells(struct table *t, const struct airlock_sdc_rules *sdc,
 		       struct airlock_report *report, struct airlock_csv *csv)
@@ -387,20 +432,14 @@ static void report_table(const struct table *t, struct airlock_check *check)
 	    t->rule_counts[RULE_DOMINANCE] + t->rule_counts[RULE_P_RATIO];
 
 	if (flagged > 0) {
-		airlock_report_add(
-		    report, "table", AIRLOCK_FAIL, details,
-		    "%llu cells break disclosure control: %llu below the "
-		    "minimum count of %lld, %llu zeros, %llu dominated by %d "
-		    "contributors over %.0f%%, %llu under the p-ratio of "
-		    "%.0f%%; suppress or combine them",
-		    (unsigned long long)flagged,
-		    (unsigned long long)t->rule_counts[RULE_MIN_COUNT],
-		    (long long)sdc->min_cell_count,
-		    (unsigned long long)t->rule_counts[RULE_ZERO],
-		    (unsigned long long)t->rule_counts[RULE_DOMINANCE],
-		    sdc->dominance_n, sdc->dominance_k * 100,
-		    (unsigned long long)t->rule_counts[RULE_P_RATIO],
-		    sdc->p_ratio * 100);
+		char rules[256];
+		describe_flags(t, sdc, rules, sizeof(rules));
+		airlock_report_add(report, "table", AIRLOCK_FAIL, details,
+				   "%llu %s disclosure control: %s; suppress "
+				   "or combine %s",
+				   (unsigned long long)flagged,
+				   flagged == 1 ? "cell breaks" : "cells break",
+				   rules, flagged == 1 ? "it" : "them");
 		return;
 	}
 	if (t->first_bad_contribution_row != 0) {

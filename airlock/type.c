@@ -212,6 +212,12 @@ enum airlock_result airlock_type_judge(const struct airlock_rules *rules,
 				       const char *extension, const char *mime,
 				       char *reason, size_t reason_size)
 {
+	if (strcmp(mime, "application/x-empty") == 0) {
+		snprintf(reason, reason_size,
+			 "the file is empty, so there is nothing to check or "
+			 "release");
+		return AIRLOCK_FAIL;
+	}
 	if (extension[0] == '\0') {
 		snprintf(reason, reason_size,
 			 "the file name has no extension, so its type cannot "

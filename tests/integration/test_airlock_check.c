@@ -330,6 +330,20 @@ static void upper_case_csv_passes(void **state)
 	assert_string_equal(json_string_value(json_object_get(
 				json_object_get(v, "type"), "mime")),
 			    "text/csv");
+	/* Sizes read in units, as the policy writes them. */
+	assert_non_null(strstr(reason_of(v, "size"), "maximum of 100 MiB"));
+	json_decref(v);
+}
+
+static void empty_file_fails(void **state)
+{
+	assert_int_equal(write_text("empty.csv", ""), 0);
+	json_t *v =
+	    check_file((struct run){.file = "empty.csv", .clamd_fd = -1});
+
+	assert_string_equal(verdict_of(v), "fail");
+	assert_string_equal(result_of(v, "type"), "fail");
+	assert_non_null(strstr(reason_of(v, "type"), "the file is empty"));
 	json_decref(v);
 }
 
@@ -348,6 +362,10 @@ static void small_cell_fails(void **state)
 			    "3");
 	assert_string_equal(json_string_value(json_object_get(cell, "rule")),
 			    "min_cell_count");
+	/* Only the rules that flagged something are named. */
+	assert_string_equal(reason_of(v, "table"),
+			    "1 cell breaks disclosure control: 1 below the "
+			    "minimum count of 10; suppress or combine it");
 	json_decref(v);
 }
 
@@ -701,6 +719,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(upper_case_csv_passes),
+	    cmocka_unit_test(empty_file_fails),
 	    cmocka_unit_test(small_cell_fails),
 	    cmocka_unit_test(small_cell_import_passes),
 	    cmocka_unit_test(dominated_cell_fails),
