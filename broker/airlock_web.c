@@ -162,12 +162,18 @@ static json_t *list_requests(struct call *c, const char *where,
 			     bool (*filter)(struct call *, sqlite3_stmt *))
 {
 	struct store *store = c->svc->m->store;
-	char sql[512];
-	snprintf(sql, sizeof(sql),
-		 "SELECT id, project, direction, requester, state, reason, "
-		 "created_ms, updated_ms FROM airlock_requests WHERE %s ORDER "
-		 "BY created_ms DESC LIMIT 500",
-		 where);
+	char sql[768];
+	/* The first file's name and the number of files tell requests
+	 * apart in a list. */
+	snprintf(
+	    sql, sizeof(sql),
+	    "SELECT id, project, direction, requester, state, reason, "
+	    "created_ms, updated_ms, (SELECT name FROM airlock_files WHERE "
+	    "request_id = airlock_requests.id ORDER BY position LIMIT 1), "
+	    "(SELECT count(*) FROM airlock_files WHERE request_id = "
+	    "airlock_requests.id) FROM airlock_requests WHERE %s ORDER BY "
+	    "created_ms DESC LIMIT 500",
+	    where);
 	sqlite3_stmt *st = store_prepare(store, sql);
 	json_t *list = json_array();
 
@@ -180,17 +186,22 @@ static json_t *list_requests(struct call *c, const char *where,
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		if (filter && !filter(c, st))
 			continue;
+		const char *first = (const char *)sqlite3_column_text(st, 8);
 		json_array_append_new(
-		    list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I}",
-				    "id", sqlite3_column_text(st, 0), "project",
-				    sqlite3_column_text(st, 1), "direction",
-				    sqlite3_column_text(st, 2), "requester",
-				    sqlite3_column_text(st, 3), "state",
-				    sqlite3_column_text(st, 4), "reason",
-				    sqlite3_column_text(st, 5), "created_ms",
-				    (json_int_t)sqlite3_column_int64(st, 6),
-				    "updated_ms",
-				    (json_int_t)sqlite3_column_int64(st, 7)));
+		    list,
+		    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, "
+			      "s:I}",
+			      "id", sqlite3_column_text(st, 0), "project",
+			      sqlite3_column_text(st, 1), "direction",
+			      sqlite3_column_text(st, 2), "requester",
+			      sqlite3_column_text(st, 3), "state",
+			      sqlite3_column_text(st, 4), "reason",
+			      sqlite3_column_text(st, 5), "created_ms",
+			      (json_int_t)sqlite3_column_int64(st, 6),
+			      "updated_ms",
+			      (json_int_t)sqlite3_column_int64(st, 7),
+			      "first_file", first ? first : "", "file_count",
+			      (json_int_t)sqlite3_column_int64(st, 9)));
 	}
 	sqlite3_reset(st);
 	return list;

@@ -162,7 +162,7 @@ struct web_reply {
 	bool has_file;
 	int file_fd;
 	uint64_t file_size;
-	char file_name[96];
+	char file_name[256];
 };
 
 void web_reply_clear(struct web_reply *reply);

@@ -268,9 +268,29 @@ static int parse_reply(json_t *message, struct web_reply *reply,
 	return 0;
 }
 
+/* Returns LEN, or less when the bytes before LEN end in the middle of a
+ * UTF-8 character, so that a cut name stays valid UTF-8. */
+static size_t utf8_complete_len(const char *text, size_t len)
+{
+	size_t start = len;
+
+	while (start > 0 && ((unsigned char)text[start - 1] & 0xc0) == 0x80)
+		start--;
+	if (start == 0)
+		return 0;
+	unsigned char lead = (unsigned char)text[start - 1];
+	size_t need = lead >= 0xf0   ? 4
+		      : lead >= 0xe0 ? 3
+		      : lead >= 0xc0 ? 2
+				     : 1;
+	return len - (start - 1) < need ? start - 1 : len;
+}
+
 /* Takes the file descriptor of a reply with "file" {"name"}, such as an
- * airlock download. The name goes into Content-Disposition, so only
- * letters, digits, '.', '-' and '_' are kept. Returns 0 or -1. */
+ * airlock download. The name (UTF-8, from the master's JSON) keeps at most
+ * 255 bytes, cut at a character boundary, and control characters, quotes,
+ * slashes and backslashes become '_'. web_http.c encodes it for
+ * Content-Disposition. Returns 0 or -1. */
 static int take_reply_file(struct ipc_msg *msg, struct web_reply *reply)
 {
 	const char *name = json_string_value(
@@ -290,12 +310,16 @@ static int take_reply_file(struct ipc_msg *msg, struct web_reply *reply)
 	reply->file_size = (uint64_t)st.st_size;
 
 	size_t used = 0;
-	for (const char *p = name ? name : "download";
-	     *p && used + 1 < sizeof(reply->file_name); p++)
-		reply->file_name[used++] = (isalnum((unsigned char)*p) ||
-					    *p == '.' || *p == '-' || *p == '_')
-					       ? *p
-					       : '_';
+	for (const char *p = name && name[0] ? name : "download";
+	     *p && used + 1 < sizeof(reply->file_name); p++) {
+		unsigned char c = (unsigned char)*p;
+		reply->file_name[used++] =
+		    c < 0x20 || c == 0x7f || c == '"' || c == '/' || c == '\\'
+			? '_'
+			: (char)c;
+	}
+	if (name && strlen(name) >= sizeof(reply->file_name))
+		used = utf8_complete_len(reply->file_name, used);
 	reply->file_name[used] = '\0';
 	return 0;
 }

@@ -51,7 +51,7 @@ struct web_request {
 	char *owned_body; /* body from the master, freed with the request */
 	char set_cookie[160];
 	char retry_after[24];
-	char content_disposition[160];
+	char content_disposition[1100];
 
 	/* An API call: the IPC_WEB_REQUEST under construction while its body
 	 * arrives, then the wait for the master's reply. */
@@ -253,7 +253,7 @@ static int add_header(struct lws *wsi, enum lws_token_indexes token,
  * the body follows in LWS_CALLBACK_HTTP_WRITEABLE. */
 static int write_headers(struct lws *wsi, struct web_request *req)
 {
-	unsigned char buf[LWS_PRE + 2048];
+	unsigned char buf[LWS_PRE + 4096];
 	unsigned char *start = buf + LWS_PRE, *p = start;
 	unsigned char *end = buf + sizeof(buf) - 1;
 
@@ -910,6 +910,36 @@ static int handle_api(struct lws *wsi, struct web_state *state,
 	return 0;
 }
 
+/* Writes "attachment" with NAME (UTF-8, at most 255 bytes, no control
+ * characters or quotes) as RFC 6266 asks: an ASCII filename with '_' for
+ * every other character, for old clients, and filename* with the UTF-8 bytes
+ * percent-encoded (RFC 8187). OUT has room for 4 bytes per name byte. */
+static void content_disposition(const char *name, char *out, size_t size)
+{
+	static const char digits[] = "0123456789ABCDEF";
+	size_t used = (size_t)snprintf(out, size, "attachment; filename=\"");
+
+	for (const char *p = name; *p && used + 2 < size; p++) {
+		unsigned char c = (unsigned char)*p;
+		/* One '_' for each character, not for each byte. */
+		if ((c & 0xc0) != 0x80)
+			out[used++] = c < 0x80 ? (char)c : '_';
+	}
+	used +=
+	    (size_t)snprintf(out + used, size - used, "\"; filename*=UTF-8''");
+	for (const unsigned char *p = (const unsigned char *)name;
+	     *p && used + 4 < size; p++) {
+		if (isalnum(*p) || strchr("!#$&+-.^_`|~", *p)) {
+			out[used++] = (char)*p;
+			continue;
+		}
+		out[used++] = '%';
+		out[used++] = digits[*p >> 4];
+		out[used++] = digits[*p & 0xf];
+	}
+	out[used < size ? used : size - 1] = '\0';
+}
+
 void web_http_deliver_reply(struct lws *wsi, struct web_reply *reply)
 {
 	struct web_request *req = lws_wsi_user(wsi);
@@ -953,9 +983,8 @@ void web_http_deliver_reply(struct lws *wsi, struct web_reply *reply)
 			 (long long)reply->retry_after_s);
 
 	if (reply->has_file && reply->status == HTTP_STATUS_OK) {
-		snprintf(req->content_disposition,
-			 sizeof(req->content_disposition),
-			 "attachment; filename=\"%s\"", reply->file_name);
+		content_disposition(reply->file_name, req->content_disposition,
+				    sizeof(req->content_disposition));
 		req->status = HTTP_STATUS_OK;
 		req->content_type = "application/octet-stream";
 		req->cache_control = "no-store";

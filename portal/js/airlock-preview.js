@@ -169,7 +169,7 @@ function recordTable(name, records, flaggedCells) {
 	return table;
 }
 
-function flaggedList(verdict) {
+export function flaggedList(verdict) {
 	const cells = verdict.flagged_cells;
 	const table = el('table', { className: 'listing', 'data-testid': 'flagged-list' },
 		el('caption', {}, 'Flagged cells'),

@@ -8,7 +8,7 @@ import {
 	PENDING_STATES, RESULT_LABELS, VOTE_LABELS, WITHDRAWABLE_STATES,
 	definitionList, el, failureText, formatBytes, formatTime, stateLabel,
 } from './airlock-format.js';
-import { archiveView, dicomView, releaseImages, showContent } from './airlock-preview.js';
+import { archiveView, dicomView, flaggedList, releaseImages, showContent } from './airlock-preview.js';
 import { exportForm, importForm } from './airlock-submit.js';
 
 // How often a request in a state that the server leaves by itself, such as
@@ -175,6 +175,13 @@ export class RequestPage {
 		parts.push(this.votesSummary());
 		if (this.isRequester() && request.state === 'changes_requested')
 			parts.push(this.changesSection());
+		if (this.isRequester() && request.state === 'blocked')
+			parts.push(el('p', { id: 'blocked-next-step', className: 'hint' },
+				request.direction === 'export'
+					? 'The automatic checks blocked this request, so no reviewer sees it. ' +
+					  'Change the file in your outbox as the findings below say, then start a new export.'
+					: 'The automatic checks blocked this request, so no reviewer sees it. ' +
+					  'Change the file as the findings below say, then start a new import.'));
 
 		const files = Array.isArray(request.files) ? request.files : [];
 		parts.push(el('h2', {}, files.length === 1 ? 'File' : `Files (${files.length})`));
@@ -330,6 +337,11 @@ export class RequestPage {
 				section.append(el('p', { className: 'hint' },
 					'The lists of flagged cells and archive entries were too long to keep, but the totals above still count them.'));
 			section.append(...archiveView(verdict), ...dicomView(verdict));
+			// Reviewers see the cells marked in the table below; the
+			// requester, who sees no content here, gets the list.
+			if (!this.isReviewer() && Array.isArray(verdict.flagged_cells) &&
+			    verdict.flagged_cells.length > 0)
+				section.append(...flaggedList(verdict).filter(Boolean));
 		}
 
 		if (this.isReviewer()) {

@@ -27,10 +27,19 @@ function memberProjects(me) {
 		Array.isArray(project.roles) && project.roles.includes('member'));
 }
 
+// Names a request by its first file, so that rows can be told apart.
+function filesLabel(request) {
+	if (!request.first_file)
+		return '';
+	const others = (request.file_count ?? 1) - 1;
+	return others > 0 ? `${request.first_file} and ${others} more` : request.first_file;
+}
+
 function requestRow(request, showRequester) {
 	const link = el('a', { href: requestUrl(request.id), 'aria-label': `Open request ${request.id}` }, request.id);
 	const cells = [
 		el('td', {}, link),
+		el('td', { className: 'files' }, filesLabel(request)),
 		el('td', {}, request.project),
 		el('td', {}, request.direction),
 	];
