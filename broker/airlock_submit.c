@@ -142,6 +142,7 @@ struct pending_call {
 	char path[64];
 	char actor[96];
 	char user[128];
+	char login[LOGIN_SESSION_ID_HEX_LEN + 1]; /* the caller's login */
 };
 
 static void pending_call_init(struct pending_call *p, const struct call *c)
@@ -151,6 +152,7 @@ static void pending_call_init(struct pending_call *p, const struct call *c)
 	snprintf(p->path, sizeof(p->path), "%s", c->path);
 	snprintf(p->actor, sizeof(p->actor), "%s", c->actor);
 	snprintf(p->user, sizeof(p->user), "%s", c->who.username);
+	snprintf(p->login, sizeof(p->login), "%s", c->who.session_id);
 }
 
 /* A call to reply through, for code that runs after a job. */
@@ -278,6 +280,28 @@ static bool quarantined_since(struct airlock_service *svc, const char *sha256,
 	       created_ms;
 }
 
+/* Removes the quarantined file SHA256 when no request or upload names it
+ * and nothing wrote it after SINCE_MS (see quarantined_since). */
+static void remove_unused_bytes(struct airlock_service *svc, const char *sha256,
+				int64_t since_ms)
+{
+	sqlite3_stmt *used = store_prepare(
+	    svc->m->store,
+	    "SELECT (SELECT count(*) FROM airlock_files WHERE sha256 = ?1) + "
+	    "(SELECT count(*) FROM airlock_previous_files WHERE sha256 = "
+	    "?1) + (SELECT count(*) FROM airlock_uploads WHERE sha256 = ?1)");
+
+	if (used == NULL)
+		return;
+	sqlite3_bind_text(used, 1, sha256, -1, SQLITE_STATIC);
+	bool unused = sqlite3_step(used) == SQLITE_ROW &&
+		      sqlite3_column_int64(used, 0) == 0;
+	sqlite3_reset(used);
+	if (unused && airlock_sha256_valid(sha256) &&
+	    !quarantined_since(svc, sha256, since_ms))
+		unlinkat(svc->quarantine_fd, sha256, 0);
+}
+
 /* Removes expired uploads, and their quarantined bytes when nothing else
  * names them. */
 static void expire_uploads(struct airlock_service *svc, int64_t now_ms)
@@ -315,21 +339,7 @@ static void expire_uploads(struct airlock_service *svc, int64_t now_ms)
 		sqlite3_bind_text(del, 1, id, -1, SQLITE_STATIC);
 		sqlite3_step(del);
 		sqlite3_reset(del);
-		sqlite3_stmt *used = store_prepare(
-		    store, "SELECT (SELECT count(*) FROM airlock_files WHERE "
-			   "sha256 = ?1) + (SELECT count(*) FROM "
-			   "airlock_previous_files WHERE sha256 = ?1) + "
-			   "(SELECT count(*) FROM airlock_uploads WHERE "
-			   "sha256 = ?1)");
-		if (used == NULL)
-			break;
-		sqlite3_bind_text(used, 1, sha256, -1, SQLITE_STATIC);
-		bool unused = sqlite3_step(used) == SQLITE_ROW &&
-			      sqlite3_column_int64(used, 0) == 0;
-		sqlite3_reset(used);
-		if (unused && airlock_sha256_valid(sha256) &&
-		    !quarantined_since(svc, sha256, created_ms))
-			unlinkat(svc->quarantine_fd, sha256, 0);
+		remove_unused_bytes(svc, sha256, created_ms);
 		log_info("airlock_upload_expired", "upload=%s sha256=%s", id,
 			 sha256);
 	}
@@ -383,6 +393,18 @@ static void upload_done(struct airlock_job *base)
 		goto out;
 	}
 
+	/* A logout during a long upload ends its right to the bytes too. */
+	if (!login_session_active(svc->m->login, job->call.login)) {
+		log_warn("airlock_upload_failed", "user=%s project=%s error=%s",
+			 job->call.user, job->project,
+			 "the login ended during the upload");
+		remove_unused_bytes(svc, job->copy.sources[0].sha256, now_ms);
+		airlock_call_error(&c, 401,
+				   "your login ended during the "
+				   "upload; log in and upload the "
+				   "file again");
+		goto out;
+	}
 	expire_uploads(svc, now_ms);
 	json_t *details =
 	    json_pack("{s:s, s:s, s:I}", "project", job->project, "sha256",

@@ -292,6 +292,13 @@ static bool check_cross_site(struct request *r, bool with_session)
 	return true;
 }
 
+bool login_session_active(struct login_service *service,
+			  const char *session_id)
+{
+	return login_store_session_active(service->deps.store, session_id,
+					  time_wall_ms()) == 1;
+}
+
 static void reply_no_session(struct request *r)
 {
 	send_reply(r->service, r->id, 401,

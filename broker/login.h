@@ -73,6 +73,11 @@ struct login_identity {
 
 void login_identity_clear(struct login_identity *identity);
 
+/* Whether the login SESSION_ID is still complete and unexpired, for a call
+ * that outlasted its request, such as an upload. False on a store error. */
+bool login_session_active(struct login_service *service,
+			  const char *session_id);
+
 /* Checks that REQUEST, an IPC_WEB_REQUEST body, comes from a complete
  * (MFA-verified) login, with a valid CSRF token when its method changes
  * state, and keeps the login alive. Returns true and fills IDENTITY, or

@@ -82,6 +82,10 @@ int login_store_session_promote(struct store *store,
 				char token[LOGIN_TOKEN_LEN + 1]);
 int login_store_session_touch(struct store *store, const char *id,
 			      int64_t now_ms);
+/* Returns 1 when login ID is complete (MFA done) and not past its
+ * absolute expiry, 0 when it ended or never existed, -1 on error. */
+int login_store_session_active(struct store *store, const char *id,
+			       int64_t now_ms);
 int login_store_session_delete(struct store *store, const char *id);
 /* Deletes the sessions of STABLE_ID (NULL: the expired ones, by NOW_MS and
  * IDLE_MS) and appends their token hashes (hex) to HASHES. Returns the

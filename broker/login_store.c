@@ -242,6 +242,24 @@ int login_store_session_touch(struct store *store, const char *id,
 	return step_done(store, stmt) < 0 ? -1 : 0;
 }
 
+int login_store_session_active(struct store *store, const char *id,
+			       int64_t now_ms)
+{
+	sqlite3_stmt *stmt = store_prepare(
+	    store, "SELECT 1 FROM web_sessions WHERE id = ?1 AND state ="
+		   " 'active' AND expires_ms > ?2");
+
+	if (!stmt)
+		return -1;
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, now_ms);
+	int rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		store_log_step_error(store, stmt);
+	sqlite3_reset(stmt);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
 int login_store_session_delete(struct store *store, const char *id)
 {
 	sqlite3_stmt *stmt =
