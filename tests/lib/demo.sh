@@ -109,4 +109,30 @@ Trellis demo
   Stop: Ctrl-C
 
 BANNER
-"$build/broker/trellisd" --config "$demo/trellisd.yaml"
+
+# trellisd keeps desktops running across its own restarts, which a demo
+# should not: Ctrl-C stops every session first, then trellisd, then slapd
+# (the EXIT trap). trellisd runs in its own session, so the terminal's
+# Ctrl-C reaches only this script.
+setsid "$build/broker/trellisd" --config "$demo/trellisd.yaml" &
+daemon_pid=$!
+stop_demo() {
+	trap - INT TERM
+	local id
+	for id in $($admin --json sessions list 2>/dev/null |
+		jq -r '.sessions[] | select(.state == "running" or .state == "starting") | .id'); do
+		$admin sessions stop "$id" --reason "the demo stopped" >/dev/null 2>&1 ||
+			true
+	done
+	# Stopping a session takes up to 3 seconds (docs/sessions.md).
+	for _ in 1 2 3 4 5 6 7 8; do
+		$admin --json sessions list 2>/dev/null |
+			jq -e '[.sessions[] | select(.state == "stopping")] | length == 0' \
+				>/dev/null && break
+		sleep 0.5
+	done
+	kill -TERM "$daemon_pid" 2>/dev/null || true
+	wait "$daemon_pid" || true
+}
+trap stop_demo INT TERM
+wait "$daemon_pid"
