@@ -41,7 +41,13 @@ slapd_out=$(TRELLIS_LDAP_LDIF="$top/packaging/demo/directory.ldif" \
 slapd_url=$(echo "$slapd_out" | sed -n 's/^url=//p')
 slapd_pid=$(echo "$slapd_out" | sed -n 's/^pid=//p')
 slapd_dir=$(echo "$slapd_out" | sed -n 's/^dir=//p')
-trap '"$top/tests/lib/slapd.sh" stop "$slapd_pid" "$slapd_dir" 2>/dev/null || true' EXIT
+
+# A mail catcher for the airlock's notifications to output checkers: every
+# message lands in $demo/mail.log instead of leaving the machine.
+smtp_port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+/usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$smtp_port" >>"$demo/mail.log" 2>&1 &
+smtp_pid=$!
+trap 'kill "$smtp_pid" 2>/dev/null; "$top/tests/lib/slapd.sh" stop "$slapd_pid" "$slapd_dir" 2>/dev/null || true' EXIT
 printf 'service-secret' >"$demo/ldap-bind-password"
 chmod 0600 "$demo/ldap-bind-password"
 
@@ -67,6 +73,8 @@ sessions:
 airlock:
   checker_path: $build/airlock/trellis-airlock-check
   checker_user: trellis
+  smtp_url: smtp://127.0.0.1:$smtp_port
+  mail_from: airlock@demo.invalid
 auth:
   backend: ldap
   totp_issuer: Trellis demo
@@ -94,7 +102,8 @@ Trellis demo
   Airlock: https://localhost:$port/airlock.html
     rosa exports files from /workspace/outbox of a desktop or imports
     files from her computer; oliver reviews them. Imports need the
-    desktop of the project to have been started once.
+    desktop of the project to have been started once. Mail to oliver
+    about new work lands in $demo/mail.log.
 
   Each user enrols a TOTP authenticator at first login. Without an
   authenticator app, copy the secret the enrolment page shows and get
