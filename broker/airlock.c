@@ -459,7 +459,8 @@ int airlock_service_start(struct master *m, struct airlock_service **out)
 	svc->m = m;
 	svc->quarantine_fd = open_quarantine(m->config);
 	if (svc->quarantine_fd < 0 || airlock_jobs_start(svc) < 0 ||
-	    airlock_mailer_start(svc) < 0 || airlock_checks_recover(svc) < 0) {
+	    airlock_mailer_start(svc) < 0 || airlock_directory_start(svc) < 0 ||
+	    airlock_checks_recover(svc) < 0) {
 		airlock_service_stop(svc);
 		return -1;
 	}
@@ -482,6 +483,7 @@ void airlock_service_stop(struct airlock_service *svc)
 		return;
 	airlock_checks_stop_all(svc);
 	airlock_jobs_stop(svc);
+	airlock_directory_stop(svc);
 	airlock_mailer_stop(svc);
 	json_decref(svc->waiting_deliveries);
 	if (svc->quarantine_fd >= 0)

@@ -56,9 +56,11 @@ bool airlock_transition_allowed(enum airlock_state from, enum airlock_state to);
 bool airlock_state_is_final(enum airlock_state state);
 
 /* The airlock's tables (broker/airlock_schema.c): the first migration,
- * and the one that added imports and resubmissions. */
+ * the one that added imports and resubmissions, and the directory's
+ * members of checkers' groups. */
 extern const char airlock_migration_sql[];
 extern const char airlock_migration_imports_sql[];
+extern const char airlock_migration_directory_sql[];
 
 /* Creates the quarantine folder, starts the mail thread and fails the
  * requests that a previous trellisd left in "checking". Returns 0, or -1

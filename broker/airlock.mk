@@ -8,6 +8,7 @@ broker_libbroker_a_SOURCES += \
 	broker/airlock.c broker/airlock.h broker/airlock_private.h \
 	broker/airlock_admin.c broker/airlock_check.c \
 	broker/airlock_jobs.c broker/airlock_submit.c broker/airlock_web.h \
+	broker/airlock_directory.c \
 	broker/airlock_notify.c broker/airlock_quarantine.c \
 	broker/airlock_release.c broker/airlock_review.c \
 	broker/airlock_schema.c broker/airlock_web.c

@@ -234,12 +234,17 @@ static char *build_message(const struct trellis_config *config,
 }
 
 /* The stored e-mail address of USER from the last portal login, or NULL. */
+/* The address of USER: from their last login, or else as the directory
+ * listed them in a checkers' group. */
 static char *address_of(struct store *store, const char *user)
 {
 	sqlite3_stmt *st = store_prepare(
-	    store, "SELECT email FROM users WHERE username_key = lower(?) "
-		   "AND email IS NOT NULL AND email != '' ORDER BY "
-		   "last_login_ms DESC LIMIT 1");
+	    store, "SELECT email FROM (SELECT email, 0 AS rank, last_login_ms "
+		   "AS at FROM users WHERE username_key = lower(?1) UNION ALL "
+		   "SELECT email, 1, refreshed_ms FROM "
+		   "airlock_directory_members WHERE lower(username) = "
+		   "lower(?1)) WHERE email IS NOT NULL AND email != '' ORDER "
+		   "BY rank, at DESC LIMIT 1");
 	char *address = NULL;
 
 	if (st == NULL)
@@ -463,10 +468,9 @@ int airlock_notify_checkers(struct airlock_service *svc,
 		json_decref(recipients);
 		return -1;
 	}
-	/* Checkers named in the policy, and users whose groups make them
-	 * checkers. NOTE: a checker named only by group is found after
-	 * their first visit to the airlock API, which records their groups;
-	 * the directory is not searched for the group's members. */
+	/* Checkers named in the policy, users whose groups make them
+	 * checkers as their last airlock call showed, and the members of
+	 * checkers' groups as the directory listed them. */
 	for (size_t i = 0; i < project->output_checkers.users.count; i++)
 		json_object_set_new(recipients,
 				    project->output_checkers.users.items[i],
@@ -483,6 +487,22 @@ int airlock_notify_checkers(struct airlock_service *svc,
 			    (const char *)sqlite3_column_text(st, 0);
 			json_t *groups = json_loads(
 			    (const char *)sqlite3_column_text(st, 1), 0, NULL);
+			if (is_checker(policy, r->project, user, groups))
+				json_object_set_new(recipients, user,
+						    json_true());
+			json_decref(groups);
+		}
+		sqlite3_reset(st);
+	}
+
+	st = store_prepare(store, "SELECT group_dn, username FROM "
+				  "airlock_directory_members");
+	if (st) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *user =
+			    (const char *)sqlite3_column_text(st, 1);
+			json_t *groups = json_pack(
+			    "[s]", (const char *)sqlite3_column_text(st, 0));
 			if (is_checker(policy, r->project, user, groups))
 				json_object_set_new(recipients, user,
 						    json_true());

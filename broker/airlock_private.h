@@ -38,10 +38,13 @@
 #define AIRLOCK_MAX_JOBS_PER_USER 3
 /* An upload or copy whose source sends nothing this long fails. */
 #define AIRLOCK_UPLOAD_IDLE_MS 60000
+/* How often the members of checkers' groups are read from the directory. */
+#define AIRLOCK_DIRECTORY_REFRESH_MS (10 * 60 * 1000)
 
 struct airlock_check;
 struct airlock_mailer;
 struct airlock_jobs;
+struct auth_ldap;
 
 struct airlock_service {
 	struct master *m;
@@ -51,6 +54,11 @@ struct airlock_service {
 	struct airlock_mailer *mailer;
 	uint64_t mail_timer;
 	struct airlock_jobs *jobs;
+	/* The directory, for the members of checkers' groups; NULL when
+	 * logins do not use LDAP. Used only by the refresh job. */
+	struct auth_ldap *directory;
+	uint64_t directory_timer;
+	bool directory_busy; /* a refresh job runs */
 	/* Ids of approved imports that found every job slot taken. A job
 	 * that ends starts their deliveries. */
 	json_t *waiting_deliveries;
@@ -253,6 +261,13 @@ void airlock_people_seen(struct airlock_service *svc, const char *user,
 /* The notifications for USER in the portal, newest first. */
 json_t *airlock_notifications_json(struct airlock_service *svc,
 				   const char *user);
+
+/* Directory */
+
+/* Opens the directory and starts the refresh of checkers' groups. */
+int airlock_directory_start(struct airlock_service *svc);
+/* Stops the refresh; call after the jobs have stopped. */
+void airlock_directory_stop(struct airlock_service *svc);
 
 /* Policy */
 

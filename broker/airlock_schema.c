@@ -111,3 +111,15 @@ const char airlock_migration_imports_sql[] =
     "  verdict TEXT,"
     "  PRIMARY KEY (request_id, round, position)"
     ");";
+
+/* The members of the groups that a policy names as output checkers, as
+ * the directory listed them at the last refresh, so that mail reaches
+ * checkers who never used the portal. */
+const char airlock_migration_directory_sql[] =
+    "CREATE TABLE airlock_directory_members ("
+    "  group_dn TEXT NOT NULL,"
+    "  username TEXT NOT NULL,"
+    "  email TEXT,"
+    "  refreshed_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (group_dn, username)"
+    ");";

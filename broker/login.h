@@ -73,6 +73,15 @@ struct login_identity {
 
 void login_identity_clear(struct login_identity *identity);
 
+struct auth_ldap;
+
+/* Opens a handle on the directory that logins use, for lookups outside a
+ * login (such as the members of a checkers' group). Sets *OUT to NULL and
+ * returns 0 when logins do not use LDAP; returns -1 after logging why it
+ * failed. The handle blocks: use it from one thread off the event loop. */
+int login_directory_open_ldap(const struct trellis_config *config,
+			      struct auth_ldap **out);
+
 /* Whether the login SESSION_ID is still complete and unexpired, for a call
  * that outlasted its request, such as an upload. False on a store error. */
 bool login_session_active(struct login_service *service,

@@ -176,10 +176,11 @@ static char *read_bind_password(const char *path)
 	return password;
 }
 
-static void fill_ldap_config(const struct login_directory *d,
+static void fill_ldap_config(const struct trellis_config *config,
+			     const char *bind_password,
 			     struct auth_ldap_config *out)
 {
-	const struct config_ldap *c = &d->config->auth.ldap;
+	const struct config_ldap *c = &config->auth.ldap;
 	static const enum auth_ldap_group_source sources[] = {
 	    [CONFIG_LDAP_GROUPS_MEMBER_OF] = AUTH_LDAP_GROUPS_MEMBER_OF,
 	    [CONFIG_LDAP_GROUPS_GROUP_OF_NAMES] =
@@ -194,7 +195,7 @@ static void fill_ldap_config(const struct login_directory *d,
 	out->ca_file = c->ca_file;
 	out->allow_plaintext = c->allow_plaintext;
 	out->bind_dn = c->bind_dn;
-	out->bind_password = d->bind_password;
+	out->bind_password = bind_password;
 	out->base_dn = c->base_dn;
 	if (c->user_filter)
 		out->user_filter = c->user_filter;
@@ -226,11 +227,34 @@ static int open_backends(struct login_directory *d)
 		if (!d->bind_password)
 			return -1;
 	}
-	fill_ldap_config(d, &ldap_config);
+	fill_ldap_config(d->config, d->bind_password, &ldap_config);
 	for (size_t i = 0; i < d->thread_count; i++)
 		if (auth_ldap_open(&ldap_config, &d->threads[i].ldap) < 0)
 			return -1;
 	return 0;
+}
+
+int login_directory_open_ldap(const struct trellis_config *config,
+			      struct auth_ldap **out)
+{
+	struct auth_ldap_config ldap_config;
+	autofree char *bind_password = NULL;
+
+	*out = NULL;
+	if (config->auth.backend != CONFIG_AUTH_LDAP)
+		return 0;
+	if (config->auth.ldap.bind_password_file) {
+		bind_password =
+		    read_bind_password(config->auth.ldap.bind_password_file);
+		if (!bind_password)
+			return -1;
+	}
+	fill_ldap_config(config, bind_password, &ldap_config);
+	int rc = auth_ldap_open(&ldap_config, out);
+	/* The handle keeps its own copy. */
+	if (bind_password)
+		explicit_bzero(bind_password, strlen(bind_password));
+	return rc;
 }
 
 int login_directory_start(const struct trellis_config *config,

@@ -120,6 +120,7 @@ const struct store_migration store_migrations[] = {
     {4, "sessions", migration_4_sessions},
     {5, "airlock", airlock_migration_sql},
     {6, "airlock imports", airlock_migration_imports_sql},
+    {7, "airlock checkers from the directory", airlock_migration_directory_sql},
 };
 
 const size_t store_migrations_count =

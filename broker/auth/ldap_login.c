@@ -2,7 +2,9 @@
  * user found, then read the user's groups. */
 #include "broker/auth/ldap_login.h"
 
+#include <jansson.h>
 #include <ldap.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -698,6 +700,165 @@ static enum auth_result login(struct auth_ldap *ldap, const char *name,
 	    ldap->config.group_source == AUTH_LDAP_GROUPS_POSIX)
 		result = groups_from_search(ldap, identity);
 	return result;
+}
+
+/* Adds {username, email} from ENTRY to MEMBERS. An entry without the
+ * username attribute is skipped. Returns 0 or -1 when out of memory. */
+static int append_member(struct auth_ldap *ldap, LDAPMessage *entry,
+			 json_t *members)
+{
+	LDAP *ld = ldap->service.ld;
+	autofree char *username = first_text_value(
+	    ld, entry, ldap->config.username_attribute);
+	autofree char *email =
+	    first_text_value(ld, entry, ldap->config.email_attribute);
+
+	if (!username)
+		return 0;
+	return json_array_append_new(
+	    members, json_pack("{s:s, s:s?}", "username", username, "email",
+			       email));
+}
+
+/* Searches below BASE (or at BASE with LDAP_SCOPE_BASE) with FILTER for
+ * user entries and adds each to MEMBERS. */
+static enum auth_result members_from_search(struct auth_ldap *ldap,
+					    const char *base, int scope,
+					    const char *filter,
+					    json_t *members)
+{
+	char *attributes[] = {
+	    (char *)ldap->config.username_attribute,
+	    (char *)(ldap->config.email_attribute ? ldap->config.email_attribute
+						  : LDAP_NO_ATTRS),
+	    NULL,
+	};
+	autoptr(ldap_message) LDAPMessage *result = NULL;
+	if (search_with_retry(ldap, base, scope, filter, attributes,
+			      AUTH_LDAP_MAX_GROUP_MEMBERS,
+			      &result) != STEP_OK)
+		return AUTH_DIRECTORY_UNAVAILABLE;
+	LDAP *ld = ldap->service.ld;
+	for (LDAPMessage *entry = ldap_first_entry(ld, result); entry;
+	     entry = ldap_next_entry(ld, entry))
+		if (append_member(ldap, entry, members) < 0)
+			return AUTH_INTERNAL_ERROR;
+	return AUTH_OK;
+}
+
+static void free_strings(char **list)
+{
+	for (size_t i = 0; list && list[i]; i++)
+		free(list[i]);
+	free(list);
+}
+
+/* Reads the values of ATTRIBUTE of the entry at DN (member or memberUid
+ * of a group) into a NULL-terminated array of strings. */
+static enum auth_result group_values(struct auth_ldap *ldap, const char *dn,
+				     const char *attribute, char ***out)
+{
+	char *attributes[] = {(char *)attribute, NULL};
+	autoptr(ldap_message) LDAPMessage *result = NULL;
+
+	*out = NULL;
+	if (search_with_retry(ldap, dn, LDAP_SCOPE_BASE, "(objectClass=*)",
+			      attributes, 1, &result) != STEP_OK)
+		return AUTH_DIRECTORY_UNAVAILABLE;
+	LDAP *ld = ldap->service.ld;
+	LDAPMessage *entry = ldap_first_entry(ld, result);
+	if (!entry)
+		return AUTH_UNKNOWN_USER;
+	autoptr(ldap_values) struct berval **values =
+	    ldap_get_values_len(ld, entry, attribute);
+	size_t count = 0;
+	while (values && values[count] && count < AUTH_LDAP_MAX_GROUP_MEMBERS)
+		count++;
+	char **list = calloc(count + 1, sizeof(*list));
+	if (!list)
+		return AUTH_INTERNAL_ERROR;
+	for (size_t i = 0, used = 0; i < count; i++) {
+		if (memchr(values[i]->bv_val, '\0', values[i]->bv_len))
+			continue;
+		list[used] = strndup(values[i]->bv_val, values[i]->bv_len);
+		if (!list[used++]) {
+			free_strings(list);
+			return AUTH_INTERNAL_ERROR;
+		}
+	}
+	*out = list;
+	return AUTH_OK;
+}
+
+static enum auth_result group_members(struct auth_ldap *ldap,
+				      const char *group_dn, json_t *members)
+{
+	const struct auth_ldap_config *config = &ldap->config;
+	enum auth_result result;
+
+	if (config->group_source == AUTH_LDAP_GROUPS_MEMBER_OF) {
+		autofree char *escaped =
+		    auth_ldap_escape_filter(group_dn, strlen(group_dn));
+		autofree char *filter = NULL;
+		if (escaped && asprintf(&filter, "(%s=%s)",
+					config->member_of_attribute,
+					escaped) < 0)
+			filter = NULL;
+		if (!filter)
+			return AUTH_INTERNAL_ERROR;
+		return members_from_search(ldap, config->base_dn,
+					   LDAP_SCOPE_SUBTREE, filter, members);
+	}
+	if (config->group_source == AUTH_LDAP_GROUPS_NONE)
+		return AUTH_OK;
+
+	bool by_dn = config->group_source == AUTH_LDAP_GROUPS_GROUP_OF_NAMES;
+	char **values = NULL;
+	result = group_values(ldap, group_dn, by_dn ? "member" : "memberUid",
+			      &values);
+	for (size_t i = 0; result == AUTH_OK && values && values[i]; i++) {
+		if (by_dn) {
+			result = members_from_search(
+			    ldap, values[i], LDAP_SCOPE_BASE, "(objectClass=*)",
+			    members);
+			/* A member DN that is gone is no error. */
+			if (result == AUTH_DIRECTORY_UNAVAILABLE &&
+			    service_connection(ldap) == 0)
+				result = AUTH_OK;
+			continue;
+		}
+		autofree char *escaped =
+		    auth_ldap_escape_filter(values[i], strlen(values[i]));
+		autofree char *filter =
+		    escaped ? auth_ldap_expand_template(config->user_filter,
+							escaped)
+			    : NULL;
+		result = filter ? members_from_search(ldap, config->base_dn,
+						      LDAP_SCOPE_SUBTREE,
+						      filter, members)
+				: AUTH_INTERNAL_ERROR;
+	}
+	free_strings(values);
+	return result;
+}
+
+enum auth_result auth_ldap_group_members(struct auth_ldap *ldap,
+					 const char *group_dn, json_t **out)
+{
+	json_t *members = json_array();
+
+	*out = NULL;
+	if (!members)
+		return AUTH_INTERNAL_ERROR;
+	enum auth_result result = group_members(ldap, group_dn, members);
+	if (result != AUTH_OK) {
+		log_warn("ldap_group_lookup_failed", "group=%s result=%s",
+			 group_dn, auth_result_name(result));
+		json_decref(members);
+		return result;
+	}
+	*out = members;
+	return AUTH_OK;
 }
 
 enum auth_result auth_ldap_login(struct auth_ldap *ldap, const char *username,

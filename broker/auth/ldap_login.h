@@ -8,6 +8,7 @@
 #ifndef TRELLIS_AUTH_LDAP_LOGIN_H
 #define TRELLIS_AUTH_LDAP_LOGIN_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -92,5 +93,15 @@ void auth_ldap_close(struct auth_ldap *ldap);
 enum auth_result auth_ldap_login(struct auth_ldap *ldap, const char *username,
 				 const char *password,
 				 struct auth_identity *out);
+
+/* Most members read from one group. */
+#define AUTH_LDAP_MAX_GROUP_MEMBERS 1000
+
+/* Lists the members of the group GROUP_DN as the configured group source
+ * sees them: a JSON array of {"username", "email"} (email absent when the
+ * entry has none) in *OUT, for mail to the people a policy names by
+ * group. Returns AUTH_OK, or another result after logging why. */
+enum auth_result auth_ldap_group_members(struct auth_ldap *ldap,
+					 const char *group_dn, json_t **out);
 
 #endif

@@ -481,6 +481,86 @@ static void groups_posix(void **state)
 	auth_ldap_close(ldap);
 }
 
+/* Checks that MEMBERS, from auth_ldap_group_members, lists exactly the
+ * "username email" pairs in EXPECTED (NULL-terminated), in any order. */
+static void assert_members(json_t *members, const char *const *expected)
+{
+	size_t count = 0;
+
+	while (expected[count])
+		count++;
+	assert_int_equal(json_array_size(members), count);
+	for (size_t i = 0; i < count; i++) {
+		bool found = false;
+		size_t j;
+		json_t *member;
+		json_array_foreach(members, j, member)
+		{
+			char pair[256];
+			const char *email = json_string_value(
+			    json_object_get(member, "email"));
+			snprintf(pair, sizeof(pair), "%s %s",
+				 json_string_value(
+				     json_object_get(member, "username")),
+				 email ? email : "-");
+			found |= strcmp(pair, expected[i]) == 0;
+		}
+		assert_true(found);
+	}
+}
+
+static void group_members_member_of(void **state)
+{
+	struct auth_ldap_config config;
+	plain_config(&config);
+	struct auth_ldap *ldap = open_ldap(&config);
+	json_t *members = NULL;
+	static const char *const expected[] = {"carol carol@example.org",
+					       NULL};
+
+	assert_int_equal(auth_ldap_group_members(ldap, CHECKER_GROUP, &members),
+			 AUTH_OK);
+	assert_members(members, expected);
+	json_decref(members);
+	auth_ldap_close(ldap);
+}
+
+/* The member DN with an escaped comma is read as it is. */
+static void group_members_group_of_names(void **state)
+{
+	struct auth_ldap_config config;
+	plain_config(&config);
+	config.group_source = AUTH_LDAP_GROUPS_GROUP_OF_NAMES;
+	config.group_base_dn = "ou=groups," BASE_DN;
+	struct auth_ldap *ldap = open_ldap(&config);
+	json_t *members = NULL;
+	static const char *const expected[] = {
+	    "alice alice@example.org", "jsmith jane.smith@example.org", NULL};
+
+	assert_int_equal(auth_ldap_group_members(ldap, PROJECT_GROUP, &members),
+			 AUTH_OK);
+	assert_members(members, expected);
+	json_decref(members);
+	auth_ldap_close(ldap);
+}
+
+static void group_members_posix(void **state)
+{
+	struct auth_ldap_config config;
+	plain_config(&config);
+	config.group_source = AUTH_LDAP_GROUPS_POSIX;
+	struct auth_ldap *ldap = open_ldap(&config);
+	json_t *members = NULL;
+	static const char *const expected[] = {
+	    "alice alice@example.org", "jsmith jane.smith@example.org", NULL};
+
+	assert_int_equal(auth_ldap_group_members(ldap, POSIX_GROUP, &members),
+			 AUTH_OK);
+	assert_members(members, expected);
+	json_decref(members);
+	auth_ldap_close(ldap);
+}
+
 static void anonymous_search(void **state)
 {
 	struct auth_ldap_config config;
@@ -734,6 +814,9 @@ int main(void)
 	    cmocka_unit_test(groups_member_of),
 	    cmocka_unit_test(groups_group_of_names),
 	    cmocka_unit_test(groups_posix),
+	    cmocka_unit_test(group_members_member_of),
+	    cmocka_unit_test(group_members_group_of_names),
+	    cmocka_unit_test(group_members_posix),
 	    cmocka_unit_test(anonymous_search),
 	    cmocka_unit_test(service_bind_failure),
 	    cmocka_unit_test(stable_id_binary_hex),
