@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,9 @@ static enum log_level min_level = LOG_LEVEL_INFO;
 static int output_fd = STDERR_FILENO;
 static log_sink_fn sink;
 static struct repeat_slot repeats[LOG_REPEAT_SLOTS];
+/* The master logs from its loop and from worker threads (directory
+ * logins, mail, airlock file jobs), so the table is shared. */
+static pthread_mutex_t repeats_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = {
     [LOG_LEVEL_DEBUG] = "debug",
@@ -379,8 +383,13 @@ void log_eventv(enum log_level level, const char *event, const char *fmt,
 
 	log_format(body, sizeof(body), fmt, ap);
 	now_ms = wall_ms();
-	if (level >= LOG_LEVEL_WARN && count_repeat(level, event, body, now_ms))
-		return;
+	if (level >= LOG_LEVEL_WARN) {
+		pthread_mutex_lock(&repeats_lock);
+		bool counted = count_repeat(level, event, body, now_ms);
+		pthread_mutex_unlock(&repeats_lock);
+		if (counted)
+			return;
+	}
 	emit(level, now_ms, event, body);
 }
 
@@ -395,9 +404,11 @@ void log_event(enum log_level level, const char *event, const char *fmt, ...)
 void log_flush_repeats(void)
 {
 	int64_t now_ms = wall_ms();
+	pthread_mutex_lock(&repeats_lock);
 	for (size_t i = 0; i < LOG_REPEAT_SLOTS; i++)
 		if (repeats[i].hash != 0)
 			flush_slot(&repeats[i], now_ms);
+	pthread_mutex_unlock(&repeats_lock);
 }
 
 /* Reads one value at *P: bare up to a space, or quoted with the escapes

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "lib/log.h"
@@ -116,6 +117,42 @@ static void repeated_errors_counted(void **state)
 	    strstr(text, "repeated_event=backend_read_failed count=999"));
 }
 
+static void *warn_many(void *arg)
+{
+	(void)arg;
+	/* Only warnings and errors are counted, and suppressed ones write
+	 * nothing, so the threads spend their time in the shared table. */
+	for (int i = 0; i < 50000; i++)
+		log_warn("job_failed", "error=%s", "no space left");
+	return NULL;
+}
+
+/* Four threads warn at once: every warning is printed or counted once. */
+static void repeats_counted_across_threads(void **state)
+{
+	pthread_t threads[4];
+	unsigned long long total = 0;
+
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(
+		    pthread_create(&threads[i], NULL, warn_many, NULL), 0);
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(pthread_join(threads[i], NULL), 0);
+	log_flush_repeats();
+
+	/* " event=" skips the repeated_event= field of a summary line. */
+	for (const char *p = captured(); (p = strstr(p, " event=")) != NULL;
+	     p++) {
+		unsigned long long count = 0;
+		if (strncmp(p, " event=job_failed", 17) == 0)
+			total++;
+		else if (strncmp(p, " event=log_repeated", 19) == 0 &&
+			 sscanf(strstr(p, "count="), "count=%llu", &count) == 1)
+			total += count;
+	}
+	assert_int_equal(total, 4 * 50000);
+}
+
 static void info_lines_not_counted(void **state)
 {
 	for (int i = 0; i < 5; i++)
@@ -205,6 +242,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(level_filter, setup_capture,
 					    teardown_capture),
 	    cmocka_unit_test_setup_teardown(repeated_errors_counted,
+					    setup_capture, teardown_capture),
+	    cmocka_unit_test_setup_teardown(repeats_counted_across_threads,
 					    setup_capture, teardown_capture),
 	    cmocka_unit_test_setup_teardown(info_lines_not_counted,
 					    setup_capture, teardown_capture),
