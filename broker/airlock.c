@@ -1,5 +1,6 @@
 /* The airlock service, its state table and the transitions between
  * states. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -450,6 +451,30 @@ static int open_quarantine(const struct trellis_config *config)
 	return fd;
 }
 
+/* Removes the temporary files of copies that a previous trellisd left
+ * unfinished (".tmp-" names); no copy of this process runs yet. */
+static void remove_unfinished_copies(int quarantine_fd)
+{
+	int fd = dup(quarantine_fd);
+	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *entry;
+	size_t removed = 0;
+
+	if (dir == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((entry = readdir(dir)) != NULL)
+		if (strncmp(entry->d_name, ".tmp-", 5) == 0 &&
+		    unlinkat(quarantine_fd, entry->d_name, 0) == 0)
+			removed++;
+	closedir(dir);
+	if (removed)
+		log_info("airlock_unfinished_copies_removed", "files=%zu",
+			 removed);
+}
+
 int airlock_service_start(struct master *m, struct airlock_service **out)
 {
 	struct airlock_service *svc = calloc(1, sizeof(*svc));
@@ -458,6 +483,8 @@ int airlock_service_start(struct master *m, struct airlock_service **out)
 		return -1;
 	svc->m = m;
 	svc->quarantine_fd = open_quarantine(m->config);
+	if (svc->quarantine_fd >= 0)
+		remove_unfinished_copies(svc->quarantine_fd);
 	if (svc->quarantine_fd < 0 || airlock_jobs_start(svc) < 0 ||
 	    airlock_mailer_start(svc) < 0 || airlock_directory_start(svc) < 0 ||
 	    airlock_checks_recover(svc) < 0) {
