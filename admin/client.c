@@ -101,3 +101,14 @@ void admin_print_json(json_t *value)
 		free(text);
 	}
 }
+
+int admin_print_result(const struct admin_options *opts, json_t *r,
+		       void (*print)(json_t *r))
+{
+	if (opts->json)
+		admin_print_json(r);
+	else
+		print(r);
+	json_decref(r);
+	return ADMIN_EXIT_OK;
+}

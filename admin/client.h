@@ -33,4 +33,9 @@ int admin_request_fd(const struct admin_options *opts, const char *command,
 /* Prints VALUE as indented JSON followed by a newline. */
 void admin_print_json(json_t *value);
 
+/* Prints the result R of a command as JSON with --json, or with PRINT,
+ * then frees R. Returns ADMIN_EXIT_OK. */
+int admin_print_result(const struct admin_options *opts, json_t *r,
+		       void (*print)(json_t *r));
+
 #endif

@@ -20,18 +20,6 @@ static void format_time(json_t *ms, char *out, size_t size)
 	strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Prints R as JSON with --json, or runs PRINT. Frees R. */
-static int finish(const struct admin_options *opts, json_t *r,
-		  void (*print)(json_t *r))
-{
-	if (opts->json)
-		admin_print_json(r);
-	else
-		print(r);
-	json_decref(r);
-	return ADMIN_EXIT_OK;
-}
-
 static void print_list(json_t *r)
 {
 	size_t i;
@@ -68,7 +56,7 @@ int admin_run_airlock_list(const struct admin_options *opts, int argc,
 	json_decref(args);
 	if (rc != ADMIN_EXIT_OK)
 		return rc;
-	return finish(opts, r, print_list);
+	return admin_print_result(opts, r, print_list);
 }
 
 /* The rounds before a resubmission: each file's hash and name, and every
@@ -145,7 +133,7 @@ int admin_run_airlock_show(const struct admin_options *opts, int argc,
 	json_decref(args);
 	if (rc != ADMIN_EXIT_OK)
 		return rc;
-	return finish(opts, r, print_request);
+	return admin_print_result(opts, r, print_request);
 }
 
 static void print_state(json_t *r)
@@ -170,7 +158,7 @@ int admin_run_airlock_vote(const struct admin_options *opts, int argc,
 	json_decref(args);
 	if (rc != ADMIN_EXIT_OK)
 		return rc;
-	return finish(opts, r, print_state);
+	return admin_print_result(opts, r, print_state);
 }
 
 int admin_run_airlock_revoke(const struct admin_options *opts, int argc,
@@ -189,5 +177,5 @@ int admin_run_airlock_revoke(const struct admin_options *opts, int argc,
 	json_decref(args);
 	if (rc != ADMIN_EXIT_OK)
 		return rc;
-	return finish(opts, r, print_state);
+	return admin_print_result(opts, r, print_state);
 }

@@ -17,24 +17,8 @@ static size_t principal_count(json_t *principals)
 	       json_array_size(json_object_get(principals, "users"));
 }
 
-int admin_run_projects_list(const struct admin_options *opts, int argc,
-			    char **argv)
+static void print_projects_list(json_t *r)
 {
-	json_t *r = NULL;
-
-	if (argc != 0) {
-		fprintf(stderr, "Usage: trellis-admin projects list\n");
-		return ADMIN_EXIT_USAGE;
-	}
-	int rc = admin_request(opts, "projects.list", NULL, &r);
-	if (rc != ADMIN_EXIT_OK)
-		return rc;
-	if (opts->json) {
-		admin_print_json(r);
-		json_decref(r);
-		return ADMIN_EXIT_OK;
-	}
-
 	printf("%-20s %-16s %-6s %7s %8s %-10s %s\n", "PROJECT", "IMAGE",
 	       "DRIVER", "MEMBERS", "SESSIONS", "RECORDING", "TITLE");
 	size_t i;
@@ -56,30 +40,25 @@ int admin_run_projects_list(const struct admin_options *opts, int argc,
 			   json_object_get(p, "active_sessions")),
 		       recording, text_or(p, "title", ""));
 	}
-	json_decref(r);
-	return ADMIN_EXIT_OK;
 }
 
-int admin_run_projects_show(const struct admin_options *opts, int argc,
+int admin_run_projects_list(const struct admin_options *opts, int argc,
 			    char **argv)
 {
 	json_t *r = NULL;
 
-	if (argc != 1) {
-		fprintf(stderr, "Usage: trellis-admin projects show ID\n");
+	if (argc != 0) {
+		fprintf(stderr, "Usage: trellis-admin projects list\n");
 		return ADMIN_EXIT_USAGE;
 	}
-	json_t *args = json_pack("{s:s}", "id", argv[0]);
-	int rc = admin_request(opts, "projects.show", args, &r);
-	json_decref(args);
+	int rc = admin_request(opts, "projects.list", NULL, &r);
 	if (rc != ADMIN_EXIT_OK)
 		return rc;
-	if (opts->json) {
-		admin_print_json(r);
-		json_decref(r);
-		return ADMIN_EXIT_OK;
-	}
+	return admin_print_result(opts, r, print_projects_list);
+}
 
+static void print_projects_show(json_t *r)
+{
 	/* The project's policy is nested data that reads best as sorted
 	 * JSON; the active sessions follow as a table. */
 	admin_print_json(json_object_get(r, "project"));
@@ -98,6 +77,21 @@ int admin_run_projects_show(const struct admin_options *opts, int argc,
 		       text_or(s, "user", "?"), text_or(s, "state", "?"),
 		       created);
 	}
-	json_decref(r);
-	return ADMIN_EXIT_OK;
+}
+
+int admin_run_projects_show(const struct admin_options *opts, int argc,
+			    char **argv)
+{
+	json_t *r = NULL;
+
+	if (argc != 1) {
+		fprintf(stderr, "Usage: trellis-admin projects show ID\n");
+		return ADMIN_EXIT_USAGE;
+	}
+	json_t *args = json_pack("{s:s}", "id", argv[0]);
+	int rc = admin_request(opts, "projects.show", args, &r);
+	json_decref(args);
+	if (rc != ADMIN_EXIT_OK)
+		return rc;
+	return admin_print_result(opts, r, print_projects_show);
 }

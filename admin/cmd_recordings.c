@@ -429,24 +429,8 @@ static void report_damage(json_t *summary)
 		text_or(summary, "error", "unknown damage"), last);
 }
 
-int admin_run_recordings_list(const struct admin_options *opts, int argc,
-			      char **argv)
+static void print_recordings_list(json_t *r)
 {
-	json_t *r = NULL;
-
-	if (argc != 0) {
-		fprintf(stderr, "Usage: trellis-admin recordings list\n");
-		return ADMIN_EXIT_USAGE;
-	}
-	int rc = admin_request(opts, "recordings.list", NULL, &r);
-	if (rc != ADMIN_EXIT_OK)
-		return rc;
-	if (opts->json) {
-		admin_print_json(r);
-		json_decref(r);
-		return ADMIN_EXIT_OK;
-	}
-
 	printf("%-16s %-16s %-16s %-9s %-20s %12s %s\n", "SESSION", "USER",
 	       "PROJECT", "STATE", "STARTED", "BYTES", "EXPIRES");
 	size_t i;
@@ -471,8 +455,21 @@ int admin_run_recordings_list(const struct admin_options *opts, int argc,
 		       text_or(rec, "project", "?"), text_or(rec, "state", "?"),
 		       started, size, expires);
 	}
-	json_decref(r);
-	return ADMIN_EXIT_OK;
+}
+
+int admin_run_recordings_list(const struct admin_options *opts, int argc,
+			      char **argv)
+{
+	json_t *r = NULL;
+
+	if (argc != 0) {
+		fprintf(stderr, "Usage: trellis-admin recordings list\n");
+		return ADMIN_EXIT_USAGE;
+	}
+	int rc = admin_request(opts, "recordings.list", NULL, &r);
+	if (rc != ADMIN_EXIT_OK)
+		return rc;
+	return admin_print_result(opts, r, print_recordings_list);
 }
 
 int admin_run_recordings_show(const struct admin_options *opts, int argc,

@@ -50,6 +50,23 @@ static const char *text(json_t *object, const char *key)
 	return value ? value : "";
 }
 
+static void print_sessions_list(json_t *r)
+{
+	printf("%-16s %-16s %-16s %-9s %-20s %s\n", "ID", "USER", "PROJECT",
+	       "STATE", "CREATED", "REASON");
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(r, "sessions"), i, s)
+	{
+		char created[32];
+		format_time(json_object_get(s, "created_ms"), created,
+			    sizeof(created));
+		printf("%-16s %-16s %-16s %-9s %-20s %s\n", text(s, "id"),
+		       text(s, "user"), text(s, "project"), text(s, "state"),
+		       created, text(s, "reason"));
+	}
+}
+
 int admin_run_sessions_list(const struct admin_options *opts, int argc,
 			    char **argv)
 {
@@ -64,27 +81,7 @@ int admin_run_sessions_list(const struct admin_options *opts, int argc,
 	json_decref(args);
 	if (rc != ADMIN_EXIT_OK)
 		return rc;
-	if (opts->json) {
-		admin_print_json(r);
-		json_decref(r);
-		return ADMIN_EXIT_OK;
-	}
-
-	printf("%-16s %-16s %-16s %-9s %-20s %s\n", "ID", "USER", "PROJECT",
-	       "STATE", "CREATED", "REASON");
-	size_t i;
-	json_t *s;
-	json_array_foreach(json_object_get(r, "sessions"), i, s)
-	{
-		char created[32];
-		format_time(json_object_get(s, "created_ms"), created,
-			    sizeof(created));
-		printf("%-16s %-16s %-16s %-9s %-20s %s\n", text(s, "id"),
-		       text(s, "user"), text(s, "project"), text(s, "state"),
-		       created, text(s, "reason"));
-	}
-	json_decref(r);
-	return ADMIN_EXIT_OK;
+	return admin_print_result(opts, r, print_sessions_list);
 }
 
 int admin_run_sessions_show(const struct admin_options *opts, int argc,
@@ -107,6 +104,14 @@ int admin_run_sessions_show(const struct admin_options *opts, int argc,
 	return ADMIN_EXIT_OK;
 }
 
+static void print_session_started(json_t *r)
+{
+	printf("session %s %s, state %s\n", text(r, "id"),
+	       json_is_true(json_object_get(r, "created")) ? "created"
+							   : "already open",
+	       text(r, "state"));
+}
+
 int admin_run_sessions_start(const struct admin_options *opts, int argc,
 			     char **argv)
 {
@@ -124,16 +129,12 @@ int admin_run_sessions_start(const struct admin_options *opts, int argc,
 	json_decref(args);
 	if (rc != ADMIN_EXIT_OK)
 		return rc;
-	if (opts->json)
-		admin_print_json(r);
-	else
-		printf("session %s %s, state %s\n", text(r, "id"),
-		       json_is_true(json_object_get(r, "created"))
-			   ? "created"
-			   : "already open",
-		       text(r, "state"));
-	json_decref(r);
-	return ADMIN_EXIT_OK;
+	return admin_print_result(opts, r, print_session_started);
+}
+
+static void print_session_stopping(json_t *r)
+{
+	printf("session %s stopping: %s\n", text(r, "id"), text(r, "reason"));
 }
 
 int admin_run_sessions_stop(const struct admin_options *opts, int argc,
@@ -154,11 +155,5 @@ int admin_run_sessions_stop(const struct admin_options *opts, int argc,
 	json_decref(args);
 	if (rc != ADMIN_EXIT_OK)
 		return rc;
-	if (opts->json)
-		admin_print_json(r);
-	else
-		printf("session %s stopping: %s\n", text(r, "id"),
-		       text(r, "reason"));
-	json_decref(r);
-	return ADMIN_EXIT_OK;
+	return admin_print_result(opts, r, print_session_stopping);
 }

@@ -43,25 +43,9 @@ static int request_user(const struct admin_options *opts, const char *verb,
 	return rc;
 }
 
-int admin_run_users_list(const struct admin_options *opts, int argc,
-			 char **argv)
+static void print_users_list(json_t *r)
 {
-	json_t *r = NULL;
 	char last_login[32];
-
-	if (argc != 0) {
-		fprintf(stderr, "trellis-admin users list: takes no "
-				"arguments\n");
-		return ADMIN_EXIT_USAGE;
-	}
-	int rc = admin_request(opts, "users.list", NULL, &r);
-	if (rc != ADMIN_EXIT_OK)
-		return rc;
-	if (opts->json) {
-		admin_print_json(r);
-		json_decref(r);
-		return ADMIN_EXIT_OK;
-	}
 
 	printf("%-20s %-7s %-7s %-20s %s\n", "USER", "MFA", "LOCKED",
 	       "LAST LOGIN", "NAME");
@@ -78,24 +62,27 @@ int admin_run_users_list(const struct admin_options *opts, int argc,
 								     : "no",
 		       last_login, text_or(user, "display_name", ""));
 	}
-	json_decref(r);
-	return ADMIN_EXIT_OK;
 }
 
-int admin_run_users_show(const struct admin_options *opts, int argc,
+int admin_run_users_list(const struct admin_options *opts, int argc,
 			 char **argv)
 {
 	json_t *r = NULL;
-	char first[32], last[32], locked_until[32];
 
-	int rc = request_user(opts, "show", "users.show", argc, argv, &r);
+	if (argc != 0) {
+		fprintf(stderr, "trellis-admin users list: takes no "
+				"arguments\n");
+		return ADMIN_EXIT_USAGE;
+	}
+	int rc = admin_request(opts, "users.list", NULL, &r);
 	if (rc != ADMIN_EXIT_OK)
 		return rc;
-	if (opts->json) {
-		admin_print_json(r);
-		json_decref(r);
-		return ADMIN_EXIT_OK;
-	}
+	return admin_print_result(opts, r, print_users_list);
+}
+
+static void print_users_show(json_t *r)
+{
+	char first[32], last[32], locked_until[32];
 
 	format_time(integer(r, "first_login_ms"), first, sizeof(first));
 	format_time(integer(r, "last_login_ms"), last, sizeof(last));
@@ -110,8 +97,8 @@ int admin_run_users_show(const struct admin_options *opts, int argc,
 
 	json_t *failures = json_object_get(r, "failures");
 	if (json_is_object(failures)) {
-		format_time(integer(failures, "locked_until_ms"),
-			    locked_until, sizeof(locked_until));
+		format_time(integer(failures, "locked_until_ms"), locked_until,
+			    sizeof(locked_until));
 		printf("failures      %lld\n",
 		       (long long)integer(failures, "failures"));
 		if (json_is_true(json_object_get(failures, "locked")))
@@ -121,8 +108,25 @@ int admin_run_users_show(const struct admin_options *opts, int argc,
 	} else {
 		printf("failures      0\nlocked        no\n");
 	}
-	json_decref(r);
-	return ADMIN_EXIT_OK;
+}
+
+int admin_run_users_show(const struct admin_options *opts, int argc,
+			 char **argv)
+{
+	json_t *r = NULL;
+
+	int rc = request_user(opts, "show", "users.show", argc, argv, &r);
+	if (rc != ADMIN_EXIT_OK)
+		return rc;
+	return admin_print_result(opts, r, print_users_show);
+}
+
+static void print_user_unlocked(json_t *r)
+{
+	printf("%s: %s\n", text_or(r, "username", "?"),
+	       json_is_true(json_object_get(r, "had_failures"))
+		   ? "failed attempts cleared, the account is unlocked"
+		   : "no failed attempts on record, nothing to unlock");
 }
 
 int admin_run_users_unlock(const struct admin_options *opts, int argc,
@@ -133,15 +137,15 @@ int admin_run_users_unlock(const struct admin_options *opts, int argc,
 	int rc = request_user(opts, "unlock", "users.unlock", argc, argv, &r);
 	if (rc != ADMIN_EXIT_OK)
 		return rc;
-	if (opts->json)
-		admin_print_json(r);
-	else
-		printf("%s: %s\n", text_or(r, "username", "?"),
-		       json_is_true(json_object_get(r, "had_failures"))
-			   ? "failed attempts cleared, the account is unlocked"
-			   : "no failed attempts on record, nothing to unlock");
-	json_decref(r);
-	return ADMIN_EXIT_OK;
+	return admin_print_result(opts, r, print_user_unlocked);
+}
+
+static void print_mfa_reset(json_t *r)
+{
+	printf("%s: TOTP secret removed, %lld web sessions ended; the "
+	       "user enrols again at the next login\n",
+	       text_or(r, "username", "?"),
+	       (long long)integer(r, "sessions_ended"));
 }
 
 int admin_run_users_reset_mfa(const struct admin_options *opts, int argc,
@@ -149,17 +153,9 @@ int admin_run_users_reset_mfa(const struct admin_options *opts, int argc,
 {
 	json_t *r = NULL;
 
-	int rc = request_user(opts, "reset-mfa", "users.reset_mfa", argc, argv,
-			      &r);
+	int rc =
+	    request_user(opts, "reset-mfa", "users.reset_mfa", argc, argv, &r);
 	if (rc != ADMIN_EXIT_OK)
 		return rc;
-	if (opts->json)
-		admin_print_json(r);
-	else
-		printf("%s: TOTP secret removed, %lld web sessions ended; the "
-		       "user enrols again at the next login\n",
-		       text_or(r, "username", "?"),
-		       (long long)integer(r, "sessions_ended"));
-	json_decref(r);
-	return ADMIN_EXIT_OK;
+	return admin_print_result(opts, r, print_mfa_reset);
 }

@@ -37,23 +37,9 @@ static void format_duration(int64_t ms, char *out, size_t size)
 			 (long long)(s % 60));
 }
 
-static int run_status(const struct admin_options *opts, int argc, char **argv)
+static void print_status(json_t *r)
 {
-	json_t *r = NULL;
 	char uptime[64];
-
-	if (argc != 0) {
-		fprintf(stderr, "trellis-admin status: takes no arguments\n");
-		return ADMIN_EXIT_USAGE;
-	}
-	int rc = admin_request(opts, "status", NULL, &r);
-	if (rc != ADMIN_EXIT_OK)
-		return rc;
-	if (opts->json) {
-		admin_print_json(r);
-		json_decref(r);
-		return ADMIN_EXIT_OK;
-	}
 
 	format_duration(json_integer_value(json_object_get(r, "uptime_ms")),
 			uptime, sizeof(uptime));
@@ -89,8 +75,20 @@ static int run_status(const struct admin_options *opts, int argc, char **argv)
 			   json_object_get(w, "restarts")),
 		       uptime);
 	}
-	json_decref(r);
-	return ADMIN_EXIT_OK;
+}
+
+static int run_status(const struct admin_options *opts, int argc, char **argv)
+{
+	json_t *r = NULL;
+
+	if (argc != 0) {
+		fprintf(stderr, "trellis-admin status: takes no arguments\n");
+		return ADMIN_EXIT_USAGE;
+	}
+	int rc = admin_request(opts, "status", NULL, &r);
+	if (rc != ADMIN_EXIT_OK)
+		return rc;
+	return admin_print_result(opts, r, print_status);
 }
 
 static int run_audit_verify(const struct admin_options *opts, int argc,
@@ -201,8 +199,7 @@ static const struct command commands[] = {
     {"policy", "check", "FILE",
      "validate a policy file without a running trellisd", run_policy_check},
     {"policy", "show", "",
-     "print the policy in force with every default filled in",
-     run_policy_show},
+     "print the policy in force with every default filled in", run_policy_show},
     {"policy", "reload", "",
      "load the policy file again; an invalid file changes nothing",
      run_policy_reload},
@@ -226,8 +223,7 @@ static const struct command commands[] = {
      "start a user's session on their behalf (audited as yours)",
      admin_run_sessions_start},
     {"sessions", "stop", "ID [--reason TEXT]",
-     "end a session; the user is told the reason",
-     admin_run_sessions_stop},
+     "end a session; the user is told the reason", admin_run_sessions_stop},
     {"airlock", "list", "[STATE]",
      "list airlock requests, newest first, optionally in one state",
      admin_run_airlock_list},
@@ -323,8 +319,8 @@ static bool print_group_verbs(const char *group)
 		    strcmp(commands[i].group, group) != 0)
 			continue;
 		if (!found)
-			fprintf(stderr,
-				"trellis-admin %s: expected one of:\n", group);
+			fprintf(stderr, "trellis-admin %s: expected one of:\n",
+				group);
 		fprintf(stderr, "  %s %s %s\n", group, commands[i].verb,
 			commands[i].args_usage);
 		found = true;
@@ -354,9 +350,9 @@ int main(int argc, char **argv)
 		opts.socket_path = DEFAULT_SOCKET;
 
 	/* Options may come before or after the command words. */
-	while ((opt = getopt_long(argc, argv,
-				  "s:jt:h" ADMIN_STEWARD_SHORT_OPTIONS, options,
-				  NULL)) != -1) {
+	while (
+	    (opt = getopt_long(argc, argv, "s:jt:h" ADMIN_STEWARD_SHORT_OPTIONS,
+			       options, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			opts.socket_path = optarg;
@@ -398,8 +394,8 @@ int main(int argc, char **argv)
 	    find_command(argc - optind, argv + optind, &consumed);
 	/* --help after a command prints that command's options. */
 	if (want_help) {
-		if (cmd == NULL || !admin_print_command_help(cmd->group,
-							     cmd->verb))
+		if (cmd == NULL ||
+		    !admin_print_command_help(cmd->group, cmd->verb))
 			usage(stdout);
 		return ADMIN_EXIT_OK;
 	}
