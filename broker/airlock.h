@@ -75,6 +75,11 @@ void airlock_service_stop(struct airlock_service *service);
 void airlock_handle_web(struct airlock_service *service, uint32_t request_id,
 			json_t *request);
 
+/* Lists the members of the policy's checkers' groups in the directory
+ * again, as after a policy reload. Does nothing without a directory or
+ * while a listing runs. */
+void airlock_checkers_refresh(struct airlock_service *service);
+
 /* Takes the exit status of PID. Returns true when PID was a checker. */
 bool airlock_child_exited(struct airlock_service *service, pid_t pid,
 			  int status);

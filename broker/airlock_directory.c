@@ -165,6 +165,11 @@ static void refresh(struct airlock_service *svc)
 	svc->directory_busy = true;
 }
 
+void airlock_checkers_refresh(struct airlock_service *svc)
+{
+	refresh(svc);
+}
+
 static void on_refresh_timer(struct event_loop *loop, void *arg)
 {
 	struct airlock_service *svc = arg;

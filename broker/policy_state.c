@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "broker/airlock.h"
 #include "broker/master.h"
 #include "lib/log.h"
 
@@ -67,6 +68,9 @@ int master_policy_load(struct master *m, const char *actor, json_t **errors)
 	m->policy_loaded_ms = time_wall_ms();
 	log_info("policy_loaded", "path=%s sha256=%s", path,
 		 policy_sha256_hex(policy));
+	/* The new policy may name other checkers' groups. */
+	if (m->airlock)
+		airlock_checkers_refresh(m->airlock);
 	return 0;
 }
 
