@@ -791,7 +791,7 @@ static void upload_receive(struct lws *wsi, struct web_request *req,
 	if (req->status != 0)
 		return;
 	if (len > WEB_UPLOAD_BUFFER - req->upload_buffered) {
-		/* lws delivered more than one read while told to wait. */
+		/* lws delivered more than one read after rx flow control was off. */
 		upload_fail(wsi, req, HTTP_STATUS_SERVICE_UNAVAILABLE,
 			    "{\"error\":\"service unavailable\"}");
 		return;
@@ -911,7 +911,7 @@ static int handle_api(struct lws *wsi, struct web_state *state,
 }
 
 /* Writes "attachment" with NAME (UTF-8, at most 255 bytes, no control
- * characters or quotes) as RFC 6266 asks: an ASCII filename with '_' for
+ * characters or quotes) in the form RFC 6266 describes: an ASCII filename with '_' for
  * every other character, for old clients, and filename* with the UTF-8 bytes
  * percent-encoded (RFC 8187). OUT has room for 4 bytes per name byte. */
 static void content_disposition(const char *name, char *out, size_t size)
