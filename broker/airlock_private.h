@@ -167,6 +167,15 @@ struct airlock_copy_job {
 	char error[AIRLOCK_REASON_MAX + AIRLOCK_PATH_MAX];
 };
 
+/* Copies SRC_FD to DST_FD up to MAX_BYTES, hashing the bytes with
+ * SHA-256 into DIGEST and counting them in *SIZE. With JOB, each read
+ * waits at most IDLE_TIMEOUT_MS for data. Returns 0, -2 when the service
+ * stops, or -1, each failure with ERROR. */
+int airlock_copy_and_hash(struct airlock_job *job, int idle_timeout_ms,
+			  int src_fd, int dst_fd, uint64_t max_bytes,
+			  unsigned char digest[32], uint64_t *size, char *error,
+			  size_t error_size);
+
 /* The work function of a copy job. */
 int airlock_copy_work(struct airlock_job *job);
 /* Closes the sources and frees COPY. Accepts NULL. */

@@ -15,21 +15,12 @@
 #include <unistd.h>
 
 #include "broker/airlock_private.h"
+#include "lib/hex.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
 
 /* Bytes read and written per step of a copy. */
 #define COPY_CHUNK (1024u * 1024u)
-
-static void hex_encode(const unsigned char *bytes, size_t len, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	for (size_t i = 0; i < len; i++) {
-		out[2 * i] = digits[bytes[i] >> 4];
-		out[2 * i + 1] = digits[bytes[i] & 0xf];
-	}
-	out[2 * len] = '\0';
-}
 
 static int write_all(int fd, const unsigned char *data, size_t len)
 {
@@ -45,13 +36,10 @@ static int write_all(int fd, const unsigned char *data, size_t len)
 	return 0;
 }
 
-/* Hashes and copies SRC_FD into TMP_FD. With JOB, each read waits at
- * most IDLE_TIMEOUT_MS for data and stops when the service stops. Returns
- * 0 or -1 with ERROR. */
-static int copy_and_hash(struct airlock_job *job, int idle_timeout_ms,
-			 int src_fd, int tmp_fd, uint64_t max_bytes,
-			 unsigned char digest[32], uint64_t *size, char *error,
-			 size_t error_size)
+int airlock_copy_and_hash(struct airlock_job *job, int idle_timeout_ms,
+			  int src_fd, int dst_fd, uint64_t max_bytes,
+			  unsigned char digest[32], uint64_t *size, char *error,
+			  size_t error_size)
 {
 	autofree unsigned char *buffer = malloc(COPY_CHUNK);
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -77,6 +65,7 @@ static int copy_and_hash(struct airlock_job *job, int idle_timeout_ms,
 		}
 		if (ready == -2) {
 			snprintf(error, error_size, "trellisd is stopping");
+			rc = -2;
 			goto out;
 		}
 		ssize_t n = read(src_fd, buffer, COPY_CHUNK);
@@ -98,9 +87,9 @@ static int copy_and_hash(struct airlock_job *job, int idle_timeout_ms,
 			goto out;
 		}
 		if (EVP_DigestUpdate(ctx, buffer, (size_t)n) != 1 ||
-		    write_all(tmp_fd, buffer, (size_t)n) < 0) {
+		    write_all(dst_fd, buffer, (size_t)n) < 0) {
 			snprintf(error, error_size,
-				 "writing the quarantine copy failed: %s",
+				 "writing the copy failed: %s",
 				 strerror(errno));
 			goto out;
 		}
@@ -118,7 +107,7 @@ out:
 	return rc;
 }
 
-/* airlock_quarantine_copy, with the waits of copy_and_hash, and a
+/* airlock_quarantine_copy, with the waits of airlock_copy_and_hash, and a
  * check that an upload brought the EXPECTED_BYTES it promised (UINT64_MAX
  * for any length). */
 static int copy_into_store(struct airlock_job *job, int idle_timeout_ms,
@@ -127,17 +116,14 @@ static int copy_into_store(struct airlock_job *job, int idle_timeout_ms,
 			   char sha256[AIRLOCK_SHA256_HEX_LEN + 1],
 			   uint64_t *size, char *error, size_t error_size)
 {
-	unsigned char random[8];
-	char tmp_name[32];
+	char tmp_name[32] = ".tmp-";
 	unsigned char digest[32];
 
-	if (getrandom(random, sizeof(random), 0) != (ssize_t)sizeof(random)) {
+	if (hex_random(tmp_name + 5, 8) < 0) {
 		snprintf(error, error_size, "no random bytes: %s",
 			 strerror(errno));
 		return -1;
 	}
-	memcpy(tmp_name, ".tmp-", 5);
-	hex_encode(random, sizeof(random), tmp_name + 5);
 
 	autoclose int tmp_fd =
 	    openat(dir_fd, tmp_name,
@@ -148,8 +134,9 @@ static int copy_into_store(struct airlock_job *job, int idle_timeout_ms,
 			 strerror(errno));
 		return -1;
 	}
-	if (copy_and_hash(job, idle_timeout_ms, src_fd, tmp_fd, max_bytes,
-			  digest, size, error, error_size) < 0)
+	if (airlock_copy_and_hash(job, idle_timeout_ms, src_fd, tmp_fd,
+				  max_bytes, digest, size, error,
+				  error_size) < 0)
 		goto remove;
 	if (expected_bytes != UINT64_MAX && *size != expected_bytes) {
 		snprintf(error, error_size,

@@ -18,6 +18,7 @@
 
 #include "broker/airlock_private.h"
 #include "lib/cleanup.h"
+#include "lib/hex.h"
 #include "lib/log.h"
 
 /* Delivery of an approved import: each quarantined file is copied into
@@ -88,60 +89,33 @@ static void numbered_name(const char *name, unsigned n, char *out, size_t size)
 static int deliver_file(struct delivery_job *d, struct delivery_file *f)
 {
 	char tmp_name[48];
-	unsigned char random[8];
-	unsigned char buffer[64 * 1024];
-	unsigned char digest[EVP_MAX_MD_SIZE];
-	unsigned int digest_len = 0;
+	char random[17];
+	unsigned char digest[32];
 	char hex[AIRLOCK_SHA256_HEX_LEN + 1];
+	uint64_t size = 0;
 	int rc = -1;
 
-	if (getrandom(random, sizeof(random), 0) != (ssize_t)sizeof(random))
+	if (hex_random(random, 8) < 0)
 		return -1;
-	snprintf(tmp_name, sizeof(tmp_name),
-		 ".trellis-import-%02x%02x%02x%02x%02x%02x%02x%02x", random[0],
-		 random[1], random[2], random[3], random[4], random[5],
-		 random[6], random[7]);
+	snprintf(tmp_name, sizeof(tmp_name), ".trellis-import-%s", random);
 	int out =
 	    openat(d->inbox_fd, tmp_name,
 		   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0440);
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	if (out < 0 || ctx == NULL ||
-	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+	if (out < 0) {
 		snprintf(d->error, sizeof(d->error),
 			 "creating a file in the inbox failed: %s",
 			 strerror(errno));
 		goto out;
 	}
-	for (;;) {
-		if (airlock_job_wait_readable(&d->job, f->fd, 0) == -2) {
-			snprintf(d->error, sizeof(d->error),
-				 "trellisd is stopping");
-			d->stopped = true;
-			goto out;
-		}
-		ssize_t n = read(f->fd, buffer, sizeof(buffer));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				break;
-			snprintf(d->error, sizeof(d->error),
-				 "reading quarantined %s failed: %s", f->name,
-				 strerror(errno));
-			goto out;
-		}
-		if (EVP_DigestUpdate(ctx, buffer, (size_t)n) != 1 ||
-		    write(out, buffer, (size_t)n) != n) {
-			snprintf(d->error, sizeof(d->error),
-				 "writing %s into the inbox failed: %s",
-				 f->name, strerror(errno));
-			goto out;
-		}
+	int copied =
+	    airlock_copy_and_hash(&d->job, 0, f->fd, out, UINT64_MAX, digest,
+				  &size, d->error, sizeof(d->error));
+	if (copied < 0) {
+		d->stopped = copied == -2;
+		goto out;
 	}
-	EVP_DigestFinal_ex(ctx, digest, &digest_len);
-	for (unsigned int i = 0; i < digest_len && i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
-	if (digest_len != 32 || strcmp(hex, f->sha256) != 0) {
+	hex_encode(digest, sizeof(digest), hex);
+	if (strcmp(hex, f->sha256) != 0) {
 		snprintf(d->error, sizeof(d->error),
 			 "quarantined %s no longer has its SHA-256; tell a "
 			 "steward",
@@ -175,7 +149,6 @@ static int deliver_file(struct delivery_job *d, struct delivery_file *f)
 			 "the inbox has 100 files named like %s already",
 			 f->name);
 out:
-	EVP_MD_CTX_free(ctx);
 	if (out >= 0)
 		close(out);
 	if (rc < 0)
@@ -377,14 +350,9 @@ void airlock_release(struct airlock_service *svc, const char *id)
 static void token_hash_hex(const char *token, char out[65])
 {
 	unsigned char digest[SHA256_DIGEST_LENGTH];
-	static const char digits[] = "0123456789abcdef";
 
 	SHA256((const unsigned char *)token, strlen(token), digest);
-	for (size_t i = 0; i < sizeof(digest); i++) {
-		out[2 * i] = digits[digest[i] >> 4];
-		out[2 * i + 1] = digits[digest[i] & 0xf];
-	}
-	out[64] = '\0';
+	hex_encode(digest, sizeof(digest), out);
 }
 
 static int new_token(char token[AIRLOCK_TOKEN_LEN + 1])

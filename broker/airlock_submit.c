@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "broker/airlock_web.h"
+#include "lib/hex.h"
 #include "lib/cleanup.h"
 #include "lib/event.h"
 #include "lib/ipc.h"
@@ -37,16 +38,6 @@
 #define OUTBOX_LIST_MAX	 1000
 #define OUTBOX_DEPTH_MAX 8
 #define FILE_NAME_MAX	 255
-
-static int random_id(char id[AIRLOCK_ID_HEX_LEN + 1])
-{
-	unsigned char bytes[AIRLOCK_ID_HEX_LEN / 2];
-	if (getrandom(bytes, sizeof(bytes), 0) != (ssize_t)sizeof(bytes))
-		return -1;
-	for (size_t i = 0; i < sizeof(bytes); i++)
-		snprintf(id + 2 * i, 3, "%02x", bytes[i]);
-	return 0;
-}
 
 /* The project named by ?project=, or NULL after replying 400. */
 static const char *query_project(struct call *c, char *out, size_t size)
@@ -410,7 +401,10 @@ static void upload_done(struct airlock_job *base)
 	    json_pack("{s:s, s:s, s:I}", "project", job->project, "sha256",
 		      job->copy.sources[0].sha256, "size_bytes",
 		      (json_int_t)job->copy.sources[0].size);
-	int rc = random_id(id) < 0 || store_begin(svc->m->store) < 0 ? -1 : 0;
+	int rc = hex_random(id, AIRLOCK_ID_HEX_LEN / 2) < 0 ||
+			 store_begin(svc->m->store) < 0
+		     ? -1
+		     : 0;
 	if (rc == 0) {
 		rc = insert_upload(svc, id, job, now_ms);
 		if (rc == 0)
@@ -838,7 +832,8 @@ static void finish_submission(struct submission *s)
 
 	if (resubmit)
 		memcpy(id, s->resubmit_id, sizeof(id));
-	if ((!resubmit && random_id(id) < 0) || store_begin(store) < 0) {
+	if ((!resubmit && hex_random(id, AIRLOCK_ID_HEX_LEN / 2) < 0) ||
+	    store_begin(store) < 0) {
 		airlock_call_error(&c, 500,
 				   "the airlock store failed; try again");
 		goto out;

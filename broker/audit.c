@@ -8,6 +8,7 @@
 
 #include <openssl/pem.h>
 
+#include "lib/hex.h"
 #include "lib/buf.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
@@ -42,16 +43,6 @@ static int64_t audit_clock_ms(clockid_t clock)
 	struct timespec ts;
 	clock_gettime(clock, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void audit_hex(const uint8_t *bytes, size_t len, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	for (size_t i = 0; i < len; i++) {
-		out[2 * i] = digits[bytes[i] >> 4];
-		out[2 * i + 1] = digits[bytes[i] & 0xf];
-	}
-	out[2 * len] = '\0';
 }
 
 int audit_record_hash(const uint8_t prev_hash[AUDIT_HASH_LEN],
@@ -383,8 +374,8 @@ int audit_checkpoint(struct audit_log *a)
 
 	char hash_hex[2 * AUDIT_HASH_LEN + 1];
 	char sig_hex[2 * AUDIT_SIGNATURE_LEN + 1];
-	audit_hex(tail.hash, sizeof(tail.hash), hash_hex);
-	audit_hex(sig, sizeof(sig), sig_hex);
+	hex_encode(tail.hash, sizeof(tail.hash), hash_hex);
+	hex_encode(sig, sizeof(sig), sig_hex);
 	/* A copy outside the database: with it, a collector can show that
 	 * records up to seq existed even if the database loses its tail. */
 	log_info("audit_checkpoint",
@@ -531,7 +522,7 @@ static int audit_open_key(struct audit_log *a, const char *key_path,
 			  "generates a key only for an empty audit log");
 	if (!a->key || audit_key_id(a->key, a->key_id) < 0)
 		return -1;
-	audit_hex(a->key_id, sizeof(a->key_id), a->key_id_hex);
+	hex_encode(a->key_id, sizeof(a->key_id), a->key_id_hex);
 	return 0;
 }
 

@@ -19,6 +19,7 @@
 #include "lib/buf.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
+#include "lib/hex.h"
 
 /* A PEM Ed25519 key is about 120 bytes; anything near this is not one. */
 #define AUDIT_KEY_FILE_MAX 16384
@@ -83,7 +84,7 @@ EVP_PKEY *audit_key_create(const char *path)
 	uint8_t id[AUDIT_HASH_LEN];
 	char id_hex[2 * AUDIT_HASH_LEN + 1] = "";
 	if (audit_key_id(pkey, id) == 0)
-		audit_hex(id, sizeof(id), id_hex);
+		hex_encode(id, sizeof(id), id_hex);
 	log_info("audit_key_created", "path=%s key_id=%s", path, id_hex);
 	return steal_pointer(&pkey);
 }

@@ -41,9 +41,6 @@ int audit_record_hash(const uint8_t prev_hash[AUDIT_HASH_LEN],
 int audit_checkpoint_message(int64_t seq, const uint8_t hash[AUDIT_HASH_LEN],
 			     int64_t time_ms, uint8_t **out, size_t *out_len);
 
-/* Writes LEN bytes as lowercase hex and a NUL into OUT (2 * LEN + 1). */
-void audit_hex(const uint8_t *bytes, size_t len, char *out);
-
 /* Loads the Ed25519 signing key from PATH. When the file does not exist,
  * returns NULL and sets *MISSING without logging. Other errors are logged. */
 EVP_PKEY *audit_key_load(const char *path, bool *missing);

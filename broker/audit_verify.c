@@ -9,6 +9,7 @@
 
 #include "lib/cleanup.h"
 #include "lib/log.h"
+#include "lib/hex.h"
 
 DEFINE_AUTO_CLEANUP(verify_pkey, EVP_PKEY, EVP_PKEY_free)
 DEFINE_AUTO_CLEANUP(verify_json, json_t, json_decref)
@@ -411,9 +412,9 @@ static json_t *audit_row_json(sqlite3_stmt *stmt)
 	const void *prev_hash = audit_column_hash(stmt, 7);
 	const void *hash = audit_column_hash(stmt, 8);
 	if (prev_hash)
-		audit_hex(prev_hash, AUDIT_HASH_LEN, prev_hex);
+		hex_encode(prev_hash, AUDIT_HASH_LEN, prev_hex);
 	if (hash)
-		audit_hex(hash, AUDIT_HASH_LEN, hash_hex);
+		hex_encode(hash, AUDIT_HASH_LEN, hash_hex);
 
 	size_t details_len = 0;
 	const char *details_text = audit_column_text(stmt, 6, &details_len);

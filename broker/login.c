@@ -9,6 +9,7 @@
 
 #include "broker/login_private.h"
 #include "broker/metrics.h"
+#include "lib/hex.h"
 #include "lib/cleanup.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
@@ -217,8 +218,7 @@ static void csrf_token_for(const char *token, char out[65])
 	int len = snprintf(input, sizeof(input), "%s%s", CSRF_LABEL, token);
 	SHA256((const unsigned char *)input, (size_t)len, digest);
 	explicit_bzero(input, sizeof(input));
-	for (size_t i = 0; i < sizeof(digest); i++)
-		snprintf(out + 2 * i, 3, "%02x", digest[i]);
+	hex_encode(digest, sizeof(digest), out);
 }
 
 static bool csrf_valid(const struct request *r, const char *token)

@@ -15,6 +15,7 @@
 #include "broker/metrics.h"
 #include "broker/sessions_private.h"
 #include "broker/sessions_web.h"
+#include "lib/hex.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
 #include "session/session_id.h"
@@ -145,13 +146,7 @@ static void limits_from_policy(const struct policy_project *project,
 
 static int random_id(char out[SESSION_ID_HEX_LEN + 1])
 {
-	unsigned char bytes[SESSION_ID_HEX_LEN / 2];
-
-	if (getrandom(bytes, sizeof(bytes), 0) != (ssize_t)sizeof(bytes))
-		return -1;
-	for (size_t i = 0; i < sizeof(bytes); i++)
-		snprintf(out + 2 * i, 3, "%02x", bytes[i]);
-	return 0;
+	return hex_random(out, SESSION_ID_HEX_LEN / 2);
 }
 
 /* Ends S after stopping: removes what is left of the sandbox, records the

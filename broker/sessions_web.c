@@ -30,6 +30,7 @@
 #include "broker/master.h"
 #include "broker/sessions_private.h"
 #include "broker/sessions_web.h"
+#include "lib/hex.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
 #include "policy/client_request.h"
@@ -316,8 +317,7 @@ static void sha256_hex(const char *text, char out[2 * SHA256_DIGEST_LENGTH + 1])
 	unsigned char digest[SHA256_DIGEST_LENGTH];
 
 	SHA256((const unsigned char *)text, strlen(text), digest);
-	for (size_t i = 0; i < sizeof(digest); i++)
-		snprintf(out + 2 * i, 3, "%02x", digest[i]);
+	hex_encode(digest, sizeof(digest), out);
 }
 
 /* Makes a ticket for one WebSocket upgrade. Returns 0 or -1. */

@@ -10,6 +10,7 @@
 
 #include "broker/auth/escape.h"
 #include "broker/auth/ldap_guard.h"
+#include "lib/hex.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
 
@@ -403,18 +404,12 @@ static enum step_result search_with_retry(struct auth_ldap *ldap,
 	return step;
 }
 
-static char *hex_encode(const struct berval *value)
+static char *berval_hex(const struct berval *value)
 {
-	static const char digits[] = "0123456789abcdef";
 	char *hex = malloc(value->bv_len * 2 + 1);
 	if (!hex)
 		return NULL;
-	for (size_t i = 0; i < value->bv_len; i++) {
-		unsigned char byte = (unsigned char)value->bv_val[i];
-		hex[2 * i] = digits[byte >> 4];
-		hex[2 * i + 1] = digits[byte & 0x0f];
-	}
-	hex[value->bv_len * 2] = '\0';
+	hex_encode(value->bv_val, value->bv_len, hex);
 	return hex;
 }
 
@@ -473,7 +468,7 @@ static char *stable_id(const struct auth_ldap_config *config, LDAP *ld,
 	    ldap_get_values_len(ld, entry, config->stable_id_attribute);
 	if (!values || !values[0] || values[0]->bv_len == 0)
 		return NULL;
-	return hex_encode(values[0]);
+	return berval_hex(values[0]);
 }
 
 static int append_group(struct auth_identity *identity, const char *dn,

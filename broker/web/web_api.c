@@ -38,6 +38,7 @@
 #include <openssl/evp.h>
 
 #include "broker/web/web.h"
+#include "lib/hex.h"
 
 /* Calls waiting for the master at once. More get 503 at once, so a flood
  * of requests cannot grow the table without bound. */
@@ -471,8 +472,7 @@ int web_token_hash(const char *token, char out[WEB_TOKEN_HASH_LEN + 1])
 		       NULL) != 1 ||
 	    digest_len * 2 != WEB_TOKEN_HASH_LEN)
 		return -1;
-	for (unsigned int i = 0; i < digest_len; i++)
-		snprintf(out + 2 * i, 3, "%02x", digest[i]);
+	hex_encode(digest, digest_len, out);
 	return 0;
 }
 
