@@ -31,10 +31,7 @@ done
 tmp=$(mktemp -d /tmp/desktop-bench.XXXXXX)
 chmod 0711 "$tmp"
 mkdir -p "$tmp/ws" "$tmp/portal"
-daemon_pid=
 proxy_pid=
-slapd_pid=
-slapd_dir=
 cleanup() {
 	local id
 	if [ -n "$daemon_pid" ]; then
@@ -42,14 +39,11 @@ cleanup() {
 			"$admin" --socket "$tmp/run/admin.sock" sessions stop "$id" --reason "benchmark done" >/dev/null 2>&1
 		done
 		sleep 1
-		kill "$daemon_pid" 2>/dev/null
-		wait "$daemon_pid" 2>/dev/null
 	fi
 	[ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null
-	[ -n "$slapd_pid" ] && "$src/tests/lib/slapd.sh" stop "$slapd_pid" "$slapd_dir"
+	bench_stop_stack
 	rm -rf "$tmp"
 }
-trap cleanup EXIT
 
 free_port() {
 	local port
@@ -60,12 +54,9 @@ free_port() {
 }
 port=$(free_port)
 proxy_port=$(free_port)
-origin=https://localhost:$port
-
-slapd_env=$("$src/tests/lib/slapd.sh" start) || { echo "slapd did not start" >&2; exit 1; }
-slapd_url=$(echo "$slapd_env" | sed -n 's/^url=//p')
-slapd_pid=$(echo "$slapd_env" | sed -n 's/^pid=//p')
-slapd_dir=$(echo "$slapd_env" | sed -n 's/^dir=//p')
+. "$src/bench/stack.sh"
+trap cleanup EXIT
+bench_start_slapd
 printf 'service-secret\n' >"$tmp/bind-password"
 chmod 0600 "$tmp/bind-password"
 
@@ -119,17 +110,7 @@ sessions:
   uid_range_start: 232000
   uid_range_size: 10
 CONF
-"$trellisd" --config "$tmp/trellisd.yaml" >"$tmp/trellisd.log" 2>&1 &
-daemon_pid=$!
-
-fetch() {
-	curl -sS --max-time 15 --cacert "$tmp/state/tls/cert.pem" \
-		--resolve "localhost:$port:127.0.0.1" "$@"
-}
-for _ in $(seq 100); do
-	[ "$(fetch -o /dev/null -w '%{http_code}' "$origin/healthz" 2>/dev/null)" = 200 ] && break
-	sleep 0.1
-done
+bench_start_trellisd "$trellisd"
 jar=$tmp/alice.jar
 api() {
 	local method=$1 path=$2 body=${3:-} csrf=${4:-}

@@ -23,20 +23,14 @@ export TRELLIS_SRCDIR=$src
 
 tmp=$(mktemp -d /tmp/login-bench.XXXXXX)
 chmod 0711 "$tmp"
-daemon_pid=
-slapd_pid=
-slapd_dir=
+port=$((20000 + RANDOM % 20000))
+. "$src/bench/stack.sh"
 cleanup() {
-	[ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-	[ -n "$slapd_pid" ] && "$src/tests/lib/slapd.sh" stop "$slapd_pid" "$slapd_dir"
+	bench_stop_stack
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-slapd_env=$("$src/tests/lib/slapd.sh" start)
-slapd_url=$(echo "$slapd_env" | sed -n 's/^url=//p')
-slapd_pid=$(echo "$slapd_env" | sed -n 's/^pid=//p')
-slapd_dir=$(echo "$slapd_env" | sed -n 's/^dir=//p')
+bench_start_slapd
 
 # USERS entries bench1..benchN, all members of proj-alpha.
 {
@@ -56,8 +50,6 @@ ldapmodify -a -x -H "$slapd_url" -D cn=admin,dc=example,dc=org -w admin-secret \
 cp -r "$src/portal" "$tmp/portal"
 chmod -R a+rX "$tmp/portal"
 printf 'service-secret\n' >"$tmp/bind-password"
-port=$((20000 + RANDOM % 20000))
-origin=https://localhost:$port
 cat >"$tmp/policy.yaml" <<'POLICY'
 version: 1
 login:
@@ -95,22 +87,7 @@ auth:
     bind_password_file: $tmp/bind-password
     base_dn: dc=example,dc=org
 CONF
-"$build/broker/trellisd" --config "$tmp/trellisd.yaml" >"$tmp/trellisd.log" 2>&1 &
-daemon_pid=$!
-ready=no
-for _ in $(seq 100); do
-	if curl -sf -o /dev/null --max-time 2 --cacert "$tmp/state/tls/cert.pem" \
-		--resolve "localhost:$port:127.0.0.1" "$origin/healthz" 2>/dev/null; then
-		ready=yes
-		break
-	fi
-	sleep 0.1
-done
-if [ $ready = no ]; then
-	echo "login_bench.sh: trellisd did not serve /healthz:" >&2
-	tail -20 "$tmp/trellisd.log" >&2
-	exit 1
-fi
+bench_start_trellisd "$build/broker/trellisd"
 
 # post USER JAR PATH BODY [CSRF]: prints the status, then time_total in
 # seconds, on one line; the reply body goes to JAR.json.

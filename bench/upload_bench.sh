@@ -25,27 +25,19 @@ tool=$build/tests/tools/quarantine-copy
 
 tmp=$(mktemp -d /tmp/upload-bench.XXXXXX)
 chmod 0711 "$tmp"
-daemon_pid=
-slapd_pid=
-slapd_dir=
+port=$((20000 + RANDOM % 20000))
+. "$src/bench/stack.sh"
 cleanup() {
-	[ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-	[ -n "$slapd_pid" ] && "$src/tests/lib/slapd.sh" stop "$slapd_pid" "$slapd_dir"
+	bench_stop_stack
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-slapd_env=$("$src/tests/lib/slapd.sh" start)
-slapd_url=$(echo "$slapd_env" | sed -n 's/^url=//p')
-slapd_pid=$(echo "$slapd_env" | sed -n 's/^pid=//p')
-slapd_dir=$(echo "$slapd_env" | sed -n 's/^dir=//p')
+bench_start_slapd
 
 cp -r "$src/portal" "$tmp/portal"
 chmod -R a+rX "$tmp/portal"
 printf 'service-secret\n' >"$tmp/bind-password"
 chmod 0600 "$tmp/bind-password"
-port=$((20000 + RANDOM % 20000))
-origin=https://localhost:$port
 cat >"$tmp/policy.yaml" <<POLICY
 version: 1
 images:
@@ -90,25 +82,7 @@ auth:
     bind_password_file: $tmp/bind-password
     base_dn: dc=example,dc=org
 CONF
-"$build/broker/trellisd" --config "$tmp/trellisd.yaml" >"$tmp/trellisd.log" 2>&1 &
-daemon_pid=$!
-
-fetch() {
-	curl -s --cacert "$tmp/state/tls/cert.pem" --resolve "localhost:$port:127.0.0.1" "$@"
-}
-ready=no
-for _ in $(seq 100); do
-	if fetch -f -o /dev/null --max-time 2 "$origin/healthz" 2>/dev/null; then
-		ready=yes
-		break
-	fi
-	sleep 0.1
-done
-if [ $ready = no ]; then
-	echo "upload_bench.sh: trellisd did not serve /healthz:" >&2
-	tail -20 "$tmp/trellisd.log" >&2
-	exit 1
-fi
+bench_start_trellisd "$build/broker/trellisd"
 
 # Alice logs in once, enrolling a TOTP secret.
 jar=$tmp/alice.jar
@@ -150,7 +124,8 @@ healthz_ms() {
 	done | sort -n | awk '{ t[NR] = $1 } END { printf "%.1f\n", t[int((NR + 1) / 2)] * 1000 }'
 }
 upload() {
-	fetch -o "$tmp/upload.json" -w '%{http_code}' -b "$jar" -H "Origin: $origin" \
+	fetch --max-time 3600 -o "$tmp/upload.json" -w '%{http_code}' -b "$jar" \
+		-H "Origin: $origin" \
 		-H "X-CSRF-Token: $csrf" -H 'Content-Type: application/octet-stream' \
 		-H 'Expect:' -X POST -T "$tmp/file.bin" \
 		"$origin/api/airlock/uploads?project=alpha" >"$tmp/upload.status"

@@ -20,7 +20,7 @@ tests_unit_test_login_LDADD += $(AIRLOCK_CURL_LIBS)
 # local SMTP server.
 TESTS += tests/integration/airlock.test
 EXTRA_DIST += tests/integration/airlock.test
-EXTRA_DIST += bench/quarantine_bench.sh bench/upload_bench.sh
+EXTRA_DIST += bench/quarantine_bench.sh bench/upload_bench.sh bench/stack.sh
 
 # The quarantine copy on its own, for bench/quarantine_bench.sh.
 check_PROGRAMS += tests/tools/quarantine-copy
