@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "broker/login_private.h"
+#include "lib/hex.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
 
@@ -50,8 +51,7 @@ int login_random_hex(char *out, size_t len)
 		log_error("login_random_failed", "bytes=%zu", len);
 		return -1;
 	}
-	for (size_t i = 0; i < len; i++)
-		snprintf(out + 2 * i, 3, "%02x", bytes[i]);
+	hex_encode(bytes, len, out);
 	explicit_bzero(bytes, sizeof(bytes));
 	return 0;
 }
@@ -82,8 +82,7 @@ void login_token_hash_hex(const char *token,
 	uint8_t hash[SHA256_DIGEST_LENGTH];
 
 	token_hash(token, hash);
-	for (size_t i = 0; i < sizeof(hash); i++)
-		snprintf(out + 2 * i, 3, "%02x", hash[i]);
+	hex_encode(hash, sizeof(hash), out);
 }
 
 /* Writes a new token, LOGIN_TOKEN_BYTES random bytes in base64url without
@@ -257,7 +256,9 @@ int login_store_session_active(struct store *store, const char *id,
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		store_log_step_error(store, stmt);
 	sqlite3_reset(stmt);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 int login_store_session_delete(struct store *store, const char *id)

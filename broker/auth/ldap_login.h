@@ -97,8 +97,8 @@ enum auth_result auth_ldap_login(struct auth_ldap *ldap, const char *username,
 /* Most members read from one group. */
 #define AUTH_LDAP_MAX_GROUP_MEMBERS 1000
 
-/* Lists the members of the group GROUP_DN as the configured group source
- * sees them: a JSON array of {"username", "email"} (email absent when the
+/* Lists the members of the group GROUP_DN through the configured group
+ * source: a JSON array of {"username", "email"} (email absent when the
  * entry has none) in *OUT, for mail to the people a policy names by
  * group. Returns AUTH_OK, or another result after logging why. */
 enum auth_result auth_ldap_group_members(struct auth_ldap *ldap,

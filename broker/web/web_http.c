@@ -910,10 +910,11 @@ static int handle_api(struct lws *wsi, struct web_state *state,
 	return 0;
 }
 
-/* Writes "attachment" with NAME (UTF-8, at most 255 bytes, no control
- * characters or quotes) in the form RFC 6266 describes: an ASCII filename with '_' for
- * every other character, for old clients, and filename* with the UTF-8 bytes
- * percent-encoded (RFC 8187). OUT has room for 4 bytes per name byte. */
+/* Writes the Content-Disposition value "attachment" for NAME (UTF-8, at
+ * most 255 bytes, no control characters or quotes) in the RFC 6266 form.
+ * filename has '_' for each non-ASCII character, for old clients, and
+ * filename* has the UTF-8 bytes percent-encoded (RFC 8187). OUT has room
+ * for 4 bytes per name byte. */
 static void content_disposition(const char *name, char *out, size_t size)
 {
 	static const char digits[] = "0123456789ABCDEF";

@@ -337,8 +337,8 @@ export class RequestPage {
 				section.append(el('p', { className: 'hint' },
 					'The lists of flagged cells and archive entries were too long to keep, but the totals above still count them.'));
 			section.append(...archiveView(verdict), ...dicomView(verdict));
-			// Reviewers see the cells marked in the table below; the
-			// requester, who sees no content here, gets the list.
+			// Reviewers find the cells marked in the content table below.
+			// The requester gets no content view here, so the list is shown.
 			if (!this.isReviewer() && Array.isArray(verdict.flagged_cells) &&
 			    verdict.flagged_cells.length > 0)
 				section.append(...flaggedList(verdict).filter(Boolean));

@@ -27,7 +27,7 @@ function memberProjects(me) {
 		Array.isArray(project.roles) && project.roles.includes('member'));
 }
 
-// Names a request by its first file, so that rows can be told apart.
+// Labels a request with its first file, so that rows are distinguishable.
 function filesLabel(request) {
 	if (!request.first_file)
 		return '';

@@ -509,7 +509,7 @@ step('table with a small cell is blocked', async () => {
 	requests.small = await submitExport('e2e-small.csv');
 	assert.equal(await waitForRequestState(requests.small, ['blocked'], 60000), 'blocked');
 	assert.match(await page.locator('#request-reason').textContent(), /e2e-small\.csv/);
-	// The requester sees no content, but the cells to fix and what to do.
+	// The requester gets no content view, only the cells to fix and the next step.
 	await page.locator('#blocked-next-step').waitFor({ timeout: 15000 });
 	const listed = page.locator('[data-testid="flagged-list"] tr[data-row="3"][data-column="2"]');
 	assert.equal(await listed.count(), 1);
