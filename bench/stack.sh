@@ -23,7 +23,7 @@ fetch() {
 }
 
 # Starts trellisd (the binary in $1) with $tmp/trellisd.yaml and waits up
-# to 10 s for /healthz; exits with the end of its log when it fails.
+# to 10 s for /healthz. Exits with the end of its log when it fails.
 bench_start_trellisd() {
 	"$1" --config "$tmp/trellisd.yaml" >"$tmp/trellisd.log" 2>&1 &
 	daemon_pid=$!

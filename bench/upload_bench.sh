@@ -97,7 +97,7 @@ csrf=$(jq -r .csrf_token "$tmp/out.json")
 post /api/enrol/begin '{}' "$csrf"
 secret=$(jq -r .secret "$tmp/out.json")
 post /api/enrol/confirm "{\"code\":\"$(oathtool --totp -b "$secret")\"}" "$csrf"
-[ "$(jq -r .state "$tmp/out.json")" = active ] || { echo "login of alice failed" >&2; exit 1; }
+[ "$(jq -r .state "$tmp/out.json")" = active ] || { echo "upload_bench.sh: login of alice failed: $(cat "$tmp/out.json")" >&2; exit 1; }
 csrf=$(jq -r .csrf_token "$tmp/out.json")
 
 head -c "$((size_mb * 1024 * 1024))" /dev/urandom >"$tmp/file.bin"
